@@ -1,0 +1,48 @@
+// swift-tools-version:6.1
+import PackageDescription
+
+// Layers (each depends only on the ones listed before it):
+//   CEngine (C kernels, thread pool, BLAS bridge) → TensorKit (tensors + autodiff)
+//   → NeuralNet (modules, optimisers) → Formats (safetensors) → llm2clip (command line)
+let package = Package(
+    name: "LLM2CLIP",
+    platforms: [.macOS(.v13)],
+    products: [
+        .library(name: "TensorKit", targets: ["TensorKit"]),
+        .library(name: "NeuralNet", targets: ["NeuralNet"]),
+        .library(name: "Formats", targets: ["Formats"]),
+        .executable(name: "llm2clip", targets: ["llm2clip"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+    ],
+    targets: [
+        // Hot kernels. Each x86-64 kernel is compiled twice (portable and AVX2+FMA through
+        // per-function target attributes) and chosen at run time, so no unsafeFlags are needed.
+        .target(
+            name: "CEngine",
+            cSettings: [.define("_GNU_SOURCE")],
+            linkerSettings: [.linkedLibrary("openblas"), .linkedLibrary("pthread"), .linkedLibrary("m")]
+        ),
+        .target(name: "TensorKit", dependencies: ["CEngine"]),
+        .target(name: "NeuralNet", dependencies: ["TensorKit"]),
+        .target(name: "Formats", dependencies: ["TensorKit"]),
+        .executableTarget(
+            name: "llm2clip",
+            dependencies: [
+                "TensorKit", "NeuralNet", "Formats", "CEngine",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ]
+        ),
+        .testTarget(
+            name: "TensorKitTests",
+            dependencies: ["TensorKit", "Formats"]
+
+        ),
+        .testTarget(
+            name: "NeuralNetTests",
+            dependencies: ["NeuralNet", "TensorKit", "Formats"]
+        ),
+    ],
+    swiftLanguageModes: [.v5]
+)

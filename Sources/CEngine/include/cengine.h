@@ -1,0 +1,110 @@
+// CEngine: the C layer under TensorKit. Thread pool, caching allocator, BLAS bridge and the
+// vectorised float32 kernels. Every kernel works on contiguous float32 buffers unless stated.
+#ifndef CENGINE_H
+#define CENGINE_H
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+// ---- runtime facts ----
+int ke_num_threads(void);             // worker count used by every parallel kernel
+void ke_set_num_threads(int n);       // 1 ... cores; takes effect for the next kernel
+int ke_has_avx2_fma(void);            // 1 when the AVX2+FMA kernels are in use
+const char *ke_kernel_isa(void);      // "avx2+fma" or "portable"
+
+// ---- thread pool ----
+typedef void (*ke_task_fn)(void *ctx, long task);
+// Runs fn(ctx, 0..ntasks-1) on the pool (the caller works too); returns when all are done.
+void ke_parallel_for(long ntasks, ke_task_fn fn, void *ctx);
+
+// ---- caching allocator (64-byte aligned, size-bucketed free lists) ----
+void *ke_alloc(size_t bytes);
+void ke_free(void *ptr, size_t bytes);
+size_t ke_alloc_cached_bytes(void);   // bytes held in free lists
+size_t ke_alloc_live_bytes(void);     // bytes handed out and not yet freed
+void ke_alloc_trim(void);             // return every cached block to the system
+
+// ---- BLAS bridge (row-major; OpenBLAS runs single-threaded, the pool splits the work) ----
+void ke_sgemm(int transA, int transB, long M, long N, long K, float alpha,
+              const float *A, long lda, const float *B, long ldb, float beta, float *C, long ldc);
+// count independent GEMMs with per-item element offsets, spread over the pool.
+void ke_sgemm_batched(long count, int transA, int transB, long M, long N, long K, float alpha,
+                      const float *A, const long *offA, long lda,
+                      const float *B, const long *offB, long ldb, float beta,
+                      float *C, const long *offC, long ldc);
+
+// ---- copies ----
+// dst[idx] = src[idx] over an n-d index space, both strided (element strides).
+void ke_copy_strided(int ndim, const long *shape, const float *src, const long *sstr,
+                     float *dst, const long *dstr);
+void ke_fill(float *dst, long n, float value);
+void ke_f16_to_f32(const uint16_t *src, float *dst, long n);
+void ke_f32_to_f16(const float *src, uint16_t *dst, long n);
+void ke_bf16_to_f32(const uint16_t *src, float *dst, long n);
+void ke_f32_to_bf16(const float *src, uint16_t *dst, long n);
+
+// ---- elementwise ----
+enum { KE_ADD = 0, KE_SUB, KE_MUL, KE_DIV, KE_MAX, KE_MIN, KE_POW };
+// out (contiguous, shape) = a op b, with broadcasting expressed by (possibly zero) strides.
+void ke_binary(int op, int ndim, const long *shape, const float *a, const long *sa,
+               const float *b, const long *sb, float *out);
+
+enum {
+  KE_NEG = 0, KE_EXP, KE_LOG, KE_SQRT, KE_RSQRT, KE_ABS, KE_RELU, KE_GELU_ERF, KE_GELU_TANH,
+  KE_QUICK_GELU, KE_SILU, KE_SIGMOID, KE_TANH, KE_SQUARE, KE_POW_SCALAR, KE_CLAMP,
+  KE_ADD_SCALAR, KE_MUL_SCALAR, KE_RECIPROCAL, KE_SIGN
+};
+void ke_unary(int op, long n, const float *x, float *y, float p0, float p1);
+// gx = gy * f'(x)  (y = f(x) is passed for ops whose derivative reads it; may be NULL otherwise).
+void ke_unary_backward(int op, long n, const float *x, const float *y, const float *gy, float *gx,
+                       float p0, float p1);
+
+// ---- row reductions over the last axis of [rows, n] ----
+void ke_reduce_rows(int kind, long rows, long n, const float *x, float *out); // 0 sum,1 max,2 logsumexp
+// Column sums of [rows, n] into out[n] (accumulate = 0 overwrite, 1 add).
+void ke_sum_cols(long rows, long n, const float *x, float *out, int accumulate);
+
+// ---- normalisation and softmax over the last axis ----
+void ke_layernorm_fwd(long rows, long n, const float *x, const float *w, const float *b, float eps,
+                      float *y, float *mean, float *rstd);
+void ke_layernorm_bwd(long rows, long n, const float *x, const float *w, const float *mean,
+                      const float *rstd, const float *gy, float *gx, float *gw, float *gb);
+void ke_rmsnorm_fwd(long rows, long n, const float *x, const float *w, float eps, float *y, float *rstd);
+void ke_rmsnorm_bwd(long rows, long n, const float *x, const float *w, const float *rstd,
+                    const float *gy, float *gx, float *gw);
+void ke_softmax_fwd(long rows, long n, const float *x, float *y);
+void ke_softmax_bwd(long rows, long n, const float *y, const float *gy, float *gx);
+void ke_log_softmax_fwd(long rows, long n, const float *x, float *y);
+void ke_log_softmax_bwd(long rows, long n, const float *y, const float *gy, float *gx);
+
+// ---- attention ----
+// q: [B,H,T,D], k/v: [B,Hkv,S,D] given by element strides (b, h, t); d is contiguous.
+// flags: 1 = causal (key j visible to query i when j <= i + S - T), 2 = key padding (keep[B,S] 1/0).
+// probs: [B,H,T,S] contiguous (saved for backward); out: [B,H,T,D] contiguous.
+typedef struct {
+  long B, H, Hkv, T, S, D;
+  const float *q; long qs[3];
+  const float *k; long ks[3];
+  const float *v; long vs[3];
+  float scale; int flags; const float *keep;
+} ke_attn_args;
+void ke_attention_fwd(const ke_attn_args *a, float *probs, float *out);
+// gq [B,H,T,D], gk/gv [B,Hkv,S,D] contiguous, overwritten.
+void ke_attention_bwd(const ke_attn_args *a, const float *probs, const float *gout,
+                      float *gq, float *gk, float *gv);
+
+// ---- optimisers ----
+void ke_adamw_step(long n, float *p, const float *g, float *m, float *v, float lr, float beta1,
+                   float beta2, float eps, float weight_decay, float bias_c1, float bias_c2);
+
+// ---- measurement ----
+// FMA throughput of a tight register-resident loop, GFLOP/s summed over `threads` threads.
+double ke_measure_fma_peak(int threads);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

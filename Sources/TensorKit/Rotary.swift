@@ -1,0 +1,106 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+// Rotary position embeddings in the two layouts the models use.
+
+/// Llama 3's frequency scaling for long contexts (`rope_scaling` with `rope_type: llama3`).
+public struct Llama3RopeScaling: Sendable, Equatable {
+    public var factor: Float
+    public var lowFreqFactor: Float
+    public var highFreqFactor: Float
+    public var originalMaxPositionEmbeddings: Int
+    public init(factor: Float, lowFreqFactor: Float, highFreqFactor: Float, originalMaxPositionEmbeddings: Int) {
+        self.factor = factor
+        self.lowFreqFactor = lowFreqFactor
+        self.highFreqFactor = highFreqFactor
+        self.originalMaxPositionEmbeddings = originalMaxPositionEmbeddings
+    }
+}
+
+/// Inverse frequencies 1/θ^(2i/d), optionally rescaled as Llama 3 does (float32, like transformers).
+public func ropeInverseFrequencies(headDim: Int, theta: Float, scaling: Llama3RopeScaling? = nil) -> [Float] {
+    var inv = (0..<(headDim / 2)).map { i -> Float in 1 / powf(theta, Float(2 * i) / Float(headDim)) }
+    guard let s = scaling else { return inv }
+    let old = Float(s.originalMaxPositionEmbeddings)
+    let lowWavelen = old / s.lowFreqFactor, highWavelen = old / s.highFreqFactor
+    inv = inv.map { f in
+        let wavelen = 2 * Float.pi / f
+        if wavelen < highWavelen { return f }
+        if wavelen > lowWavelen { return f / s.factor }
+        let smooth = (old / wavelen - s.lowFreqFactor) / (s.highFreqFactor - s.lowFreqFactor)
+        return (1 - smooth) * f / s.factor + smooth * f
+    }
+    return inv
+}
+
+/// cos and sin tables [positions, headDim] for the "rotate half" layout (frequencies repeated
+/// as two halves). The angle is float32 `position · invFreq`, as in transformers.
+public func ropeTables(positions: [Int], inverseFrequencies inv: [Float]) -> (cos: Tensor, sin: Tensor) {
+    let half = inv.count, d = 2 * half
+    let c = Tensor.empty([positions.count, d]), s = Tensor.empty([positions.count, d])
+    let pc = c.fptr, ps = s.fptr
+    for (row, p) in positions.enumerated() {
+        for i in 0..<half {
+            let angle = Double(Float(p) * inv[i])
+            let cv = Float(cos(angle)), sv = Float(sin(angle))
+            pc[row * d + i] = cv; pc[row * d + half + i] = cv
+            ps[row * d + i] = sv; ps[row * d + half + i] = sv
+        }
+    }
+    return (c, s)
+}
+
+/// Llama-style rotary embedding: x·cos + rotate_half(x)·sin, where rotate_half(x) =
+/// [-x₂, x₁] for the two halves of the last dim. `x` is [..., T, D]; tables are [T, D].
+public func applyRotaryHalf(_ x: Tensor, cos: Tensor, sin: Tensor) -> Tensor {
+    let d = x.shape[x.rank - 1]
+    let halves = x.split([d / 2, d / 2], axis: -1)
+    let rotated = concat([-halves[1], halves[0]], axis: -1)
+    return x * cos + rotated * sin
+}
+
+/// EVA02's 2-D rotary tables [gridH·gridW, headDim]: half of each head encodes the row, half
+/// the column; `ptSeqLen / gridSize` rescales positions to the pretraining grid; each frequency
+/// appears twice in a row (interleaved pairs).
+public func evaRopeTables(headDim: Int, gridH: Int, gridW: Int, ptSeqLen: Int, theta: Double = 10000)
+    -> (cos: Tensor, sin: Tensor)
+{
+    let dim = headDim / 2
+    let freqs = (0..<(dim / 2)).map { i in 1 / Foundation_pow(theta, Double(2 * i) / Double(dim)) }
+    func axisAngles(_ n: Int) -> [[Double]] {
+        (0..<n).map { i in
+            let t = Double(i) / Double(n) * Double(ptSeqLen)
+            return freqs.flatMap { [t * $0, t * $0] }
+        }
+    }
+    let ah = axisAngles(gridH), aw = axisAngles(gridW)
+    let n = gridH * gridW
+    let c = Tensor.empty([n, headDim]), s = Tensor.empty([n, headDim])
+    let pc = c.fptr, ps = s.fptr
+    for h in 0..<gridH {
+        for w in 0..<gridW {
+            let row = (h * gridW + w) * headDim
+            let angles = ah[h] + aw[w]
+            for j in 0..<headDim {
+                pc[row + j] = Float(cos(angles[j]))
+                ps[row + j] = Float(sin(angles[j]))
+            }
+        }
+    }
+    return (c, s)
+}
+
+@inline(__always) private func Foundation_pow(_ a: Double, _ b: Double) -> Double { pow(a, b) }
+
+/// EVA02-style rotary embedding with interleaved pairs: (x₀, x₁) → (x₀·cos − x₁·sin, x₁·cos + x₀·sin).
+/// `x` is [..., N, D]; tables are [N, D].
+public func applyRotaryInterleaved(_ x: Tensor, cos: Tensor, sin: Tensor) -> Tensor {
+    let d = x.shape[x.rank - 1]
+    let pairs = x.reshape(Array(x.shape.dropLast()) + [d / 2, 2])
+    let parts = pairs.split([1, 1], axis: -1)
+    let rotated = concat([-parts[1], parts[0]], axis: -1).reshape(x.shape)
+    return x * cos + rotated * sin
+}
