@@ -40,6 +40,10 @@ let package = Package(
 
         ),
         .testTarget(
+            name: "FormatsTests",
+            dependencies: ["Formats", "TensorKit"]
+        ),
+        .testTarget(
             name: "NeuralNetTests",
             dependencies: ["NeuralNet", "TensorKit", "Formats"]
         ),

@@ -1,0 +1,170 @@
+import ArgumentParser
+import CEngine
+import Foundation
+import NeuralNet
+import TensorKit
+
+struct Bench: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Time the engine's workloads (the PyTorch counterpart is bench/torch_engine.py; bench/compare.py runs both).",
+        subcommands: [BenchEngine.self]
+    )
+}
+
+struct BenchEngine: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "engine",
+        abstract: "GEMM, row-wise kernels, attention, a ViT-B/16 block and a SmolLM2 block, median of repeated runs."
+    )
+
+    @Option(help: "Threads for the engine's kernels.") var threads = 2
+    @Option(help: "Timed repetitions per workload (median reported).") var reps = 7
+    @Option(help: "Untimed warm-up runs per workload.") var warmup = 2
+    @Option(help: "Run only the workload with this exact name.") var only: String?
+    @Flag(help: "Print one JSON object instead of a table.") var json = false
+
+    func run() throws {
+        Engine.threads = threads
+        let workloads = EngineWorkloads.all.filter { only == nil || $0.name == only }
+        if workloads.isEmpty { throw ValidationError("no workload named '\(only ?? "")'; names: \(EngineWorkloads.all.map { $0.name })") }
+        let peak = ke_measure_fma_peak(Int32(threads))
+        var rows: [[String: Any]] = []
+        if !json { print("# llm2clip bench engine: threads=\(threads), kernels=\(Engine.kernelISA), FMA peak \(String(format: "%.1f", peak)) GFLOP/s") }
+        for w in workloads {
+            let ms = w.time(warmup: warmup, reps: reps)
+            rows.append(["name": w.name, "ms": ms, "gflop": w.gflop.map { $0 as Any } ?? NSNull()])
+            if !json {
+                let rate = w.gflop.map { String(format: "%9.1f GFLOP/s", $0 / (ms / 1e3)) } ?? ""
+                print(String(format: "%-36@ %10.3f ms  %@", w.name as NSString, ms, rate as NSString))
+            }
+        }
+        if json {
+            let obj: [String: Any] = ["suite": "engine", "impl": "swift", "threads": threads, "peak_gflops": peak,
+                                      "kernels": Engine.kernelISA, "rows": rows]
+            let data = try JSONSerialization.data(withJSONObject: obj, options: [.sortedKeys])
+            print(String(decoding: data, as: UTF8.self))
+        }
+    }
+}
+
+/// One timed workload: `setup` builds inputs and returns the closure to time.
+struct Workload {
+    let name: String
+    let gflop: Double?
+    let setup: () -> () -> Void
+
+    func time(warmup: Int, reps: Int) -> Double {
+        let body = setup()
+        var times: [Double] = []
+        for i in 0..<(warmup + reps) {
+            let t0 = DispatchTime.now().uptimeNanoseconds
+            body()
+            let t1 = DispatchTime.now().uptimeNanoseconds
+            if i >= warmup { times.append(Double(t1 - t0) / 1e6) }
+        }
+        times.sort()
+        return times[times.count / 2]
+    }
+}
+
+enum EngineWorkloads {
+    static let rowsN = 12608, rowsD = 768
+
+    static func rand(_ shape: [Int], scale: Float = 1, seed: UInt64, grad: Bool = false) -> Tensor {
+        var rng = RNG(seed: seed)
+        let t = Tensor.randn(shape, std: scale, rng: &rng)
+        return grad ? t.requiringGrad() : t
+    }
+
+    static func rowwise(_ name: String, params: Bool = false, _ f: @escaping (Tensor, Tensor?, Tensor?) -> Tensor) -> Workload {
+        Workload(name: name, gflop: nil) {
+            let x = rand([rowsN, rowsD], seed: 1, grad: true)
+            let g = rand([rowsN, rowsD], seed: 2)
+            let w = params ? (rand([rowsD], scale: 0.1, seed: 3) + 1).detach().requiringGrad() : nil
+            let b = params ? rand([rowsD], scale: 0.1, seed: 4, grad: true) : nil
+            return {
+                x.zeroGrad(); w?.zeroGrad(); b?.zeroGrad()
+                f(x, w, b).backward(g)
+            }
+        }
+    }
+
+    static let all: [Workload] = [
+        Workload(name: "sgemm 1024x1024x1024", gflop: 2.0 * 1024 * 1024 * 1024 / 1e9) {
+            let a = rand([1024, 1024], seed: 1), b = rand([1024, 1024], seed: 2)
+            return { _ = matmul(a, b) }
+        },
+        Workload(name: "sgemm 12608x3072x768", gflop: 2.0 * 12608 * 3072 * 768 / 1e9) {
+            let x = rand([12608, 768], seed: 1), w = rand([3072, 768], scale: 0.02, seed: 2)
+            return { _ = linear(x, weight: w, bias: nil) }
+        },
+        rowwise("layernorm fwd+bwd [12608,768]", params: true) { x, w, b in layerNorm(x, weight: w, bias: b, eps: 1e-5) },
+        rowwise("softmax fwd+bwd [12608,768]") { x, _, _ in softmax(x) },
+        rowwise("gelu-erf fwd+bwd [12608,768]") { x, _, _ in x.gelu() },
+        rowwise("gelu-tanh fwd+bwd [12608,768]") { x, _, _ in x.geluTanh() },
+        Workload(name: "attention fwd+bwd 8x12x197x64", gflop: 3.0 * 4.0 * 8 * 12 * 197 * 197 * 64 / 1e9) {
+            let q = rand([8, 12, 197, 64], seed: 1, grad: true), k = rand([8, 12, 197, 64], seed: 2, grad: true)
+            let v = rand([8, 12, 197, 64], seed: 3, grad: true), g = rand([8, 12, 197, 64], seed: 4)
+            return {
+                q.zeroGrad(); k.zeroGrad(); v.zeroGrad()
+                scaledDotProductAttention(q, k, v).backward(g)
+            }
+        },
+        vitBlock(),
+        llamaBlock(),
+    ]
+
+    static func vitBlock() -> Workload {
+        let B = 8, T = 197, D = 768, H = 12, FF = 3072, hd = 64
+        let lin = 2.0 * Double(B * T) * Double(D * 3 * D + D * D + D * FF + FF * D)
+        let attn = 4.0 * Double(B * H * T * T * hd)
+        return Workload(name: "vit-b16 block fwd+bwd 8x197x768", gflop: 3 * (lin + attn) / 1e9) {
+            let x = rand([B, T, D], seed: 1, grad: true), g = rand([B, T, D], seed: 2)
+            let ln1w = (rand([D], scale: 0.1, seed: 3) + 1).requiringGrad(), ln1b = rand([D], scale: 0.1, seed: 4, grad: true)
+            let qkvW = rand([3 * D, D], scale: 0.02, seed: 5, grad: true), qkvB = rand([3 * D], scale: 0.02, seed: 6, grad: true)
+            let projW = rand([D, D], scale: 0.02, seed: 7, grad: true), projB = rand([D], scale: 0.02, seed: 8, grad: true)
+            let ln2w = (rand([D], scale: 0.1, seed: 9) + 1).requiringGrad(), ln2b = rand([D], scale: 0.1, seed: 10, grad: true)
+            let fc1W = rand([FF, D], scale: 0.02, seed: 11, grad: true), fc1B = rand([FF], scale: 0.02, seed: 12, grad: true)
+            let fc2W = rand([D, FF], scale: 0.02, seed: 13, grad: true), fc2B = rand([D], scale: 0.02, seed: 14, grad: true)
+            let params = [x, ln1w, ln1b, qkvW, qkvB, projW, projB, ln2w, ln2b, fc1W, fc1B, fc2W, fc2B]
+            return {
+                for p in params { p.zeroGrad() }
+                let a = layerNorm(x, weight: ln1w, bias: ln1b, eps: 1e-6)
+                let qkv = linear(a, weight: qkvW, bias: qkvB).reshape([B, T, 3, H, hd]).permute([2, 0, 3, 1, 4])
+                let parts = qkv.split([1, 1, 1], axis: 0).map { $0.squeeze(0) }
+                let o = scaledDotProductAttention(parts[0], parts[1], parts[2])
+                let h = x + linear(o.permute([0, 2, 1, 3]).reshape([B, T, D]), weight: projW, bias: projB)
+                let m = layerNorm(h, weight: ln2w, bias: ln2b, eps: 1e-6)
+                let out = h + linear(linear(m, weight: fc1W, bias: fc1B).gelu(), weight: fc2W, bias: fc2B)
+                out.backward(g)
+            }
+        }
+    }
+
+    static func llamaBlock() -> Workload {
+        let B = 8, T = 64, D = 576, H = 9, KV = 3, hd = 64, FF = 1536
+        let lin = 2.0 * Double(B * T) * Double(D * H * hd + 2 * D * KV * hd + H * hd * D + 3 * D * FF)
+        let attn = 4.0 * Double(B * H * T * T * hd)
+        return Workload(name: "llama block fwd 8x64 smollm2", gflop: (lin + attn) / 1e9) {
+            let x = rand([B, T, D], seed: 1)
+            let inNorm = rand([D], scale: 0.1, seed: 2) + 1, postNorm = rand([D], scale: 0.1, seed: 3) + 1
+            let qW = rand([H * hd, D], scale: 0.02, seed: 4), kW = rand([KV * hd, D], scale: 0.02, seed: 5)
+            let vW = rand([KV * hd, D], scale: 0.02, seed: 6), oW = rand([D, H * hd], scale: 0.02, seed: 7)
+            let gW = rand([FF, D], scale: 0.02, seed: 8), uW = rand([FF, D], scale: 0.02, seed: 9)
+            let dW = rand([D, FF], scale: 0.02, seed: 10)
+            let (cos, sin) = ropeTables(positions: Array(0..<T), inverseFrequencies: ropeInverseFrequencies(headDim: hd, theta: 100000))
+            return {
+                withNoGrad {
+                    let a = rmsNorm(x, weight: inNorm, eps: 1e-5)
+                    let q = applyRotaryHalf(linear(a, weight: qW, bias: nil).reshape([B, T, H, hd]).permute([0, 2, 1, 3]), cos: cos, sin: sin)
+                    let k = applyRotaryHalf(linear(a, weight: kW, bias: nil).reshape([B, T, KV, hd]).permute([0, 2, 1, 3]), cos: cos, sin: sin)
+                    let v = linear(a, weight: vW, bias: nil).reshape([B, T, KV, hd]).permute([0, 2, 1, 3])
+                    let o = scaledDotProductAttention(q, k, v, mask: .causal)
+                    let h = x + linear(o.permute([0, 2, 1, 3]).reshape([B, T, H * hd]), weight: oW, bias: nil)
+                    let m = rmsNorm(h, weight: postNorm, eps: 1e-5)
+                    _ = h + linear(linear(m, weight: gW, bias: nil).silu() * linear(m, weight: uW, bias: nil), weight: dW, bias: nil)
+                }
+            }
+        }
+    }
+}
