@@ -34,6 +34,18 @@ public final class Param<Value>: KeyedSlot {
     var slotValue: Any? { value.map { $0 as Any } }
 }
 
+/// Uniform access to `Param<Tensor>` and `Param<Tensor?>`.
+protocol ParamSlot: AnyObject {
+    var tensorValue: Tensor? { get set }
+}
+
+extension Param: ParamSlot {
+    var tensorValue: Tensor? {
+        get { value.flatMap { $0 as? Tensor } }
+        set { if let v = newValue as? Value { value = v } }
+    }
+}
+
 /// Declares a child module (or an array of modules, or an optional one) under its key.
 @propertyWrapper
 public final class Child<Value>: KeyedSlot {
@@ -113,20 +125,20 @@ open class Module {
         return out
     }
 
-    private func ownParameterSlots() -> [(String, Param<Tensor>)] {
-        slots().compactMap { k, s in (s as? Param<Tensor>).map { (k, $0) } }
+    private func ownParameterSlots() -> [(String, ParamSlot)] {
+        slots().compactMap { k, s in (s as? ParamSlot).map { (k, $0) } }
     }
 
-    private func parameterSlots(prefix: String = "") -> [(String, Param<Tensor>)] {
-        var out: [(String, Param<Tensor>)] = []
-        for (k, p) in ownParameterSlots() where p.value != nil { out.append((prefix + k, p)) }
+    private func parameterSlots(prefix: String = "") -> [(String, ParamSlot)] {
+        var out: [(String, ParamSlot)] = []
+        for (k, p) in ownParameterSlots() where p.tensorValue != nil { out.append((prefix + k, p)) }
         for (k, m) in namedChildren() { out += m.parameterSlots(prefix: prefix + k + ".") }
         return out
     }
 
     /// Every parameter with its dotted checkpoint key, in declaration order.
     public func namedParameters() -> [(String, Tensor)] {
-        parameterSlots().map { ($0.0, $0.1.wrappedValue) }
+        parameterSlots().map { ($0.0, $0.1.tensorValue!) }
     }
 
     public func parameters() -> [Tensor] { namedParameters().map { $0.1 } }
@@ -141,12 +153,12 @@ open class Module {
 
     /// Freezes parameters whose key matches (all when `matching` is nil).
     public func freeze(matching: ((String) -> Bool)? = nil) {
-        for (k, p) in parameterSlots() where matching?(k) ?? true { p.wrappedValue.requiringGrad(false) }
+        for (k, p) in parameterSlots() where matching?(k) ?? true { p.tensorValue!.requiringGrad(false) }
     }
 
     /// Unfreezes parameters whose key matches (all when `matching` is nil).
     public func unfreeze(matching: ((String) -> Bool)? = nil) {
-        for (k, p) in parameterSlots() where matching?(k) ?? true { p.wrappedValue.requiringGrad(true) }
+        for (k, p) in parameterSlots() where matching?(k) ?? true { p.tensorValue!.requiringGrad(true) }
     }
 
     /// Switches this module and its children to training or evaluation mode.
@@ -169,16 +181,17 @@ open class Module {
         var err = StateDictError(missing: [], unexpected: [], misShaped: [])
         for (k, p) in slots {
             guard let t = state[k] else { err.missing.append(k); continue }
-            if t.shape != p.wrappedValue.shape { err.misShaped.append((k, p.wrappedValue.shape, t.shape)) }
+            let current = p.tensorValue!
+            if t.shape != current.shape { err.misShaped.append((k, current.shape, t.shape)) }
         }
         err.unexpected = state.keys.filter { !known.contains($0) }.sorted()
         let fatal = !err.misShaped.isEmpty || (strict && (!err.missing.isEmpty || !err.unexpected.isEmpty))
         if fatal { throw err }
         for (k, p) in slots {
             guard let t = state[k] else { continue }
-            let trainable = p.wrappedValue.requiresGrad
+            let trainable = p.tensorValue!.requiresGrad
             let v = t.dtype == .float32 ? t.detach().contiguous() : t.to(.float32)
-            p.wrappedValue = (v.isContiguous && v.storage !== t.storage ? v : v.copy().detach()).requiringGrad(trainable)
+            p.tensorValue = (v.isContiguous && v.storage !== t.storage ? v : v.copy().detach()).requiringGrad(trainable)
         }
     }
 }

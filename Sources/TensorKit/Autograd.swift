@@ -17,10 +17,15 @@ final class GradNode {
     }
 
     deinit {
-        // Releasing a long chain by ARC recursion would overflow the stack: hand what this node
-        // holds to the thread's release queue, which frees it iteratively.
+        // Releasing a long chain by ARC recursion would overflow the stack: move what this node
+        // holds into the thread's release queue, which frees it iteratively.
         if inputs.isEmpty && backward == nil { return }
-        GraphRelease.defer(inputs, backward)
+        let q = GraphRelease.local.value
+        q.pending.append(inputs)
+        inputs = []
+        if let c = backward { q.pending.append(c) }
+        backward = nil
+        q.drain()
     }
 }
 
@@ -31,16 +36,14 @@ final class GraphRelease {
     var draining = false
     static let local = ThreadLocal { GraphRelease() }
 
-    static func `defer`(_ inputs: [Tensor], _ closure: ((Tensor) -> [Tensor?])?) {
-        let q = local.value
-        q.pending.append(inputs)
-        if let c = closure { q.pending.append(c) }
-        if q.draining { return }
-        q.draining = true
-        while let next = q.pending.popLast() {
-            _ = next  // dropping the last reference here may append more work
+    /// Drops queued references one at a time; nodes that die meanwhile only enqueue.
+    func drain() {
+        if draining { return }
+        draining = true
+        while let next = pending.popLast() {
+            _ = next
         }
-        q.draining = false
+        draining = false
     }
 }
 

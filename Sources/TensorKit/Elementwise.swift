@@ -72,8 +72,11 @@ func unaryBackward(_ op: Int32, x: Tensor?, y: Tensor?, g: Tensor, _ p0: Float =
 /// Applies a unary map; `usesOutput` saves the result for the derivative instead of the input.
 func unaryOp(_ x: Tensor, _ op: Int32, _ p0: Float = 0, _ p1: Float = 0, usesOutput: Bool = false) -> Tensor {
     let y = unaryKernel(op, x, p0, p1)
-    return record(y, [x]) { [y] g in
-        [unaryBackward(op, x: usesOutput ? nil : x, y: usesOutput ? y.detach() : nil, g: g, p0, p1)]
+    // Save a detached alias, never `y` itself: the node is owned by `y` (no retain cycle).
+    let saved = usesOutput ? y.detach() : nil
+    let input = usesOutput ? nil : x.detach()
+    return record(y, [x]) { g in
+        [unaryBackward(op, x: input, y: saved, g: g, p0, p1)]
     }
 }
 
@@ -150,8 +153,9 @@ public func greaterEqualMask(_ a: Tensor, _ b: Tensor) -> Tensor {
 /// a raised to b elementwise.
 public func pow(_ a: Tensor, _ b: Tensor) -> Tensor {
     let out = binaryKernel(Int32(KE_POW), a, b)
-    return record(out, [a, b]) { [out] g in
-        let ad = a.detach(), bd = b.detach(), od = out.detach()
+    let od = out.detach()
+    return record(out, [a, b]) { g in
+        let ad = a.detach(), bd = b.detach()
         return [a.requiresGrad ? (g * bd * pow(ad, bd - 1)).sumTo(a.shape) : nil,
                 b.requiresGrad ? (g * od * ad.log()).sumTo(b.shape) : nil]
     }

@@ -55,7 +55,9 @@ public func softmax(_ x: Tensor, mask: Tensor? = nil) -> Tensor {
     let xc = input.detach().contiguous()
     let out = Tensor.empty(input.shape)
     ke_softmax_fwd(xc.count / n, n, xc.fptr, out.fptr)
-    return record(out, [input]) { [out] g in
+    let saved = out.detach()
+    return record(out, [input]) { g in
+        let out = saved
         let gc = g.contiguous()
         let gx = Tensor.empty(out.shape)
         ke_softmax_bwd(gc.count / n, n, out.fptr, gc.fptr, gx.fptr)
@@ -70,7 +72,9 @@ public func logSoftmax(_ x: Tensor, mask: Tensor? = nil) -> Tensor {
     let xc = input.detach().contiguous()
     let out = Tensor.empty(input.shape)
     ke_log_softmax_fwd(xc.count / n, n, xc.fptr, out.fptr)
-    return record(out, [input]) { [out] g in
+    let saved = out.detach()
+    return record(out, [input]) { g in
+        let out = saved
         let gc = g.contiguous()
         let gx = Tensor.empty(out.shape)
         ke_log_softmax_bwd(gc.count / n, n, out.fptr, gc.fptr, gx.fptr)

@@ -55,8 +55,9 @@ extension Tensor {
         let ax = axes.isEmpty ? Array(0..<rank) : axes
         let (out, kd) = reduceKernel(1, axes: ax, keepDims: keepDims)
         let inShape = shape
-        return record(out, [self]) { [out] g in
-            let hit = greaterEqualMask(self.detach(), out.detach().reshape(kd))
+        let od = out.detach(), xd = detach()
+        return record(out, [self]) { g in
+            let hit = greaterEqualMask(xd, od.reshape(kd))
             let ties = hit.sum(axes: ax, keepDims: true)
             return [g.reshape(kd).expand(inShape) * hit / ties]
         }
@@ -67,8 +68,9 @@ extension Tensor {
     /// log Σ exp over `axes`, computed stably.
     public func logsumexp(axes: [Int], keepDims: Bool = false) -> Tensor {
         let (out, kd) = reduceKernel(2, axes: axes, keepDims: keepDims)
-        return record(out, [self]) { [out] g in
-            let w = (self.detach() - out.detach().reshape(kd)).exp()
+        let od = out.detach(), xd = detach()
+        return record(out, [self]) { g in
+            let w = (xd - od.reshape(kd)).exp()
             return [g.reshape(kd) * w]
         }
     }

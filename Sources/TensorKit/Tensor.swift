@@ -149,7 +149,7 @@ public final class Tensor: @unchecked Sendable {
 
     private func detachedFloat32Element(_ o: Int) -> Float {
         let one = Tensor(storage: storage, shape: [1], strides: [1], offset: offset + o)
-        return one.to(.float32).fptr[0]
+        return one.to(.float32).toArray()[0]
     }
 
     // MARK: gradient flags
