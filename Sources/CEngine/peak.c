@@ -5,7 +5,7 @@
 #include <immintrin.h>
 #endif
 
-#define PEAK_ITERS 40000000L
+#define PEAK_ITERS 480000000L
 
 #if defined(__x86_64__)
 __attribute__((target("avx2,fma"))) static void fma_loop_avx2(float *sink) {
