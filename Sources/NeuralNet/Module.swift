@@ -6,16 +6,23 @@ protocol KeyedSlot: AnyObject {
     var slotValue: Any? { get }
 }
 
-/// Declares a parameter next to its checkpoint key (the Hugging Face / original name).
+/// Declares a parameter or a child module next to its checkpoint key (the Hugging Face /
+/// original name). Use it as ``Param`` for tensors and ``Child`` for modules, arrays of modules
+/// or optional ones; both names refer to this wrapper.
 ///
 /// ```swift
 /// final class Scale: Module {
 ///     @Param("weight") var weight: Tensor
-///     init(dim: Int) { super.init(); weight = Tensor.ones([dim]).requiringGrad() }
+///     @Child("proj") var proj: Linear
+///     init(dim: Int, rng: inout RNG) {
+///         super.init()
+///         weight = Tensor.ones([dim]).requiringGrad()
+///         proj = Linear(dim, dim, rng: &rng)
+///     }
 /// }
 /// ```
 @propertyWrapper
-public final class Param<Value>: KeyedSlot {
+public final class Keyed<Value>: KeyedSlot {
     public let key: String
     var value: Value?
     public init(_ key: String) { self.key = key }
@@ -25,7 +32,7 @@ public final class Param<Value>: KeyedSlot {
     }
     public var wrappedValue: Value {
         get {
-            guard let v = value else { fatalError("parameter '\(key)' read before it was set") }
+            guard let v = value else { fatalError("'\(key)' was read before it was set") }
             return v
         }
         set { value = newValue }
@@ -33,38 +40,22 @@ public final class Param<Value>: KeyedSlot {
     var slotKey: String? { key }
     var slotValue: Any? { value.map { $0 as Any } }
 }
+
+/// A parameter slot (see ``Keyed``).
+public typealias Param<Value> = Keyed<Value>
+/// A child-module slot (see ``Keyed``).
+public typealias Child<Value> = Keyed<Value>
 
 /// Uniform access to `Param<Tensor>` and `Param<Tensor?>`.
 protocol ParamSlot: AnyObject {
     var tensorValue: Tensor? { get set }
 }
 
-extension Param: ParamSlot {
+extension Keyed: ParamSlot {
     var tensorValue: Tensor? {
         get { value.flatMap { $0 as? Tensor } }
         set { if let v = newValue as? Value { value = v } }
     }
-}
-
-/// Declares a child module (or an array of modules, or an optional one) under its key.
-@propertyWrapper
-public final class Child<Value>: KeyedSlot {
-    public let key: String
-    var value: Value?
-    public init(_ key: String) { self.key = key }
-    public init(wrappedValue: Value, _ key: String) {
-        self.key = key
-        value = wrappedValue
-    }
-    public var wrappedValue: Value {
-        get {
-            guard let v = value else { fatalError("child module '\(key)' read before it was set") }
-            return v
-        }
-        set { value = newValue }
-    }
-    var slotKey: String? { key }
-    var slotValue: Any? { value.map { $0 as Any } }
 }
 
 /// Errors from loading a state dictionary. All problems are collected before throwing.

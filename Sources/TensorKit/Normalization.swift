@@ -50,34 +50,29 @@ public func rmsNorm(_ x: Tensor, weight: Tensor?, eps: Float = 1e-5) -> Tensor {
 
 /// Softmax over the last axis, after adding an optional (broadcastable) additive mask.
 public func softmax(_ x: Tensor, mask: Tensor? = nil) -> Tensor {
-    let input = mask.map { x + $0 } ?? x
-    let n = input.shape.last ?? 1
-    let xc = input.detach().contiguous()
-    let out = Tensor.empty(input.shape)
-    ke_softmax_fwd(xc.count / n, n, xc.fptr, out.fptr)
-    let saved = out.detach()
-    return record(out, [input]) { g in
-        let out = saved
-        let gc = g.contiguous()
-        let gx = Tensor.empty(out.shape)
-        ke_softmax_bwd(gc.count / n, n, out.fptr, gc.fptr, gx.fptr)
-        return [gx]
-    }
+    rowwiseFromOutput(mask.map { x + $0 } ?? x, forward: ke_softmax_fwd, backward: ke_softmax_bwd)
 }
 
 /// Log-softmax over the last axis, after adding an optional additive mask.
 public func logSoftmax(_ x: Tensor, mask: Tensor? = nil) -> Tensor {
-    let input = mask.map { x + $0 } ?? x
+    rowwiseFromOutput(mask.map { x + $0 } ?? x, forward: ke_log_softmax_fwd, backward: ke_log_softmax_bwd)
+}
+
+/// A last-axis map whose backward needs only its output (softmax, log-softmax).
+private func rowwiseFromOutput(
+    _ input: Tensor,
+    forward: (Int, Int, UnsafePointer<Float>?, UnsafeMutablePointer<Float>?) -> Void,
+    backward: @escaping (Int, Int, UnsafePointer<Float>?, UnsafePointer<Float>?, UnsafeMutablePointer<Float>?) -> Void
+) -> Tensor {
     let n = input.shape.last ?? 1
     let xc = input.detach().contiguous()
     let out = Tensor.empty(input.shape)
-    ke_log_softmax_fwd(xc.count / n, n, xc.fptr, out.fptr)
-    let saved = out.detach()
+    forward(xc.count / n, n, xc.fptr, out.fptr)
+    let saved = out.detach()  // not `out`: the node is owned by `out`
     return record(out, [input]) { g in
-        let out = saved
         let gc = g.contiguous()
-        let gx = Tensor.empty(out.shape)
-        ke_log_softmax_bwd(gc.count / n, n, out.fptr, gc.fptr, gx.fptr)
+        let gx = Tensor.empty(saved.shape)
+        backward(gc.count / n, n, saved.fptr, gc.fptr, gx.fptr)
         return [gx]
     }
 }
