@@ -18,7 +18,7 @@ let package = Package(
     ],
     targets: [
         // Hot kernels. Each x86-64 kernel is compiled twice (portable and AVX2+FMA through
-        // per-function target attributes) and chosen at run time, so no unsafeFlags are needed.
+        // per-function target attributes) and chosen at run time: no global compiler flags.
         .target(
             name: "CEngine",
             cSettings: [.define("_GNU_SOURCE")],
