@@ -159,10 +159,8 @@ void ke_binary(int op, int ndim, const long *shape, const float *a, const long *
   long n = j.d.shape[j.d.ndim - 1];
   j.rows = st / (n ? n : 1);
   if (st == 0) return;
-  long per_row = n < 1 ? 1 : n;
   j.tasks = tasks_for(st, MIN_ELEMS_PER_TASK);
   if (j.tasks > j.rows) j.tasks = j.rows;
-  (void)per_row;
   ke_parallel_for(j.tasks, binary_task, &j);
 }
 

@@ -202,9 +202,8 @@ public enum LRSchedule: Sendable {
 @discardableResult
 public func clipGradNorm(_ params: [Tensor], maxNorm: Float) -> Float {
     var total: Double = 0
-    for p in params {
-        guard let g = p.grad else { continue }
-        for x in g.toArray() { total += Double(x) * Double(x) }
+    withNoGrad {
+        for p in params { if let g = p.grad { total += Double(g.square().sum().item()) } }
     }
     let norm = Float(total.squareRoot())
     let coef = maxNorm / (norm + 1e-6)
