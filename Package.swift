@@ -3,7 +3,8 @@ import PackageDescription
 
 // Layers (each depends only on the ones listed before it):
 //   CEngine (C kernels, thread pool, BLAS bridge) → TensorKit (tensors + autodiff)
-//   → NeuralNet (modules, optimisers) → Formats (safetensors) → llm2clip (command line)
+//   → NeuralNet (modules, optimisers) → Formats (safetensors, GGUF, gzip) and Tokenizers
+//   → Models (Llama family, BERT, LLM2Vec encoder) → llm2clip (command line)
 let package = Package(
     name: "LLM2CLIP",
     platforms: [.macOS(.v13)],
@@ -11,6 +12,8 @@ let package = Package(
         .library(name: "TensorKit", targets: ["TensorKit"]),
         .library(name: "NeuralNet", targets: ["NeuralNet"]),
         .library(name: "Formats", targets: ["Formats"]),
+        .library(name: "Tokenizers", targets: ["Tokenizers"]),
+        .library(name: "Models", targets: ["Models"]),
         .executable(name: "llm2clip", targets: ["llm2clip"]),
     ],
     dependencies: [
@@ -24,29 +27,25 @@ let package = Package(
             cSettings: [.define("_GNU_SOURCE")],
             linkerSettings: [.linkedLibrary("openblas"), .linkedLibrary("pthread"), .linkedLibrary("m")]
         ),
+        // Debian's zlib (zlib1g-dev), for gzip-compressed vocabularies and data files.
+        .systemLibrary(name: "CZlib", providers: [.apt(["zlib1g-dev"])]),
         .target(name: "TensorKit", dependencies: ["CEngine"]),
         .target(name: "NeuralNet", dependencies: ["TensorKit"]),
-        .target(name: "Formats", dependencies: ["TensorKit"]),
+        .target(name: "Formats", dependencies: ["TensorKit", "CZlib"]),
+        .target(name: "Tokenizers", dependencies: ["Formats"]),
+        .target(name: "Models", dependencies: ["NeuralNet", "Formats", "Tokenizers"]),
         .executableTarget(
             name: "llm2clip",
             dependencies: [
-                "TensorKit", "NeuralNet", "Formats", "CEngine",
+                "TensorKit", "NeuralNet", "Formats", "Tokenizers", "Models", "CEngine",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
-        .testTarget(
-            name: "TensorKitTests",
-            dependencies: ["TensorKit", "Formats"]
-
-        ),
-        .testTarget(
-            name: "FormatsTests",
-            dependencies: ["Formats", "TensorKit"]
-        ),
-        .testTarget(
-            name: "NeuralNetTests",
-            dependencies: ["NeuralNet", "TensorKit", "Formats"]
-        ),
+        .testTarget(name: "TensorKitTests", dependencies: ["TensorKit", "Formats"]),
+        .testTarget(name: "FormatsTests", dependencies: ["Formats", "TensorKit"]),
+        .testTarget(name: "NeuralNetTests", dependencies: ["NeuralNet", "TensorKit", "Formats"]),
+        .testTarget(name: "TokenizersTests", dependencies: ["Tokenizers", "Formats"]),
+        .testTarget(name: "ModelsTests", dependencies: ["Models", "Tokenizers", "NeuralNet", "Formats", "TensorKit"]),
     ],
     swiftLanguageModes: [.v5]
 )

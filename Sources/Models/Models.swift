@@ -1,0 +1,2 @@
+// Placeholder: the models module is being written (issue 3).
+import NeuralNet
