@@ -36,7 +36,7 @@ static void fwd_task(void *ctx, long t) {
 }
 
 void ke_attention_fwd(const ke_attn_args *a, float *probs, float *out) {
-  attn_job j = {a, probs, out, NULL, NULL, NULL, NULL, NULL, 0, 0};
+  attn_job j = {a, probs, out, NULL, NULL, NULL, NULL, NULL, 0};
   ke_parallel_for(a->B * a->H, fwd_task, &j);
 }
 

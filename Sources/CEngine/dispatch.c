@@ -199,18 +199,6 @@ void ke_copy_strided(int ndim, const long *shape, const float *src, const long *
 }
 
 // ---- half-precision conversion ----
-static inline float half_to_float(uint16_t h) {
-  uint32_t sign = (uint32_t)(h & 0x8000) << 16, exp = (h >> 10) & 0x1f, man = h & 0x3ff, bits;
-  if (exp == 0) {
-    if (man == 0) bits = sign;
-    else { // subnormal
-      float f = (float)man * (1.0f / 16777216.0f);
-      memcpy(&bits, &f, 4); bits |= sign;
-    }
-  } else if (exp == 31) bits = sign | 0x7f800000 | (man << 13);
-  else bits = sign | ((exp + 112) << 23) | (man << 13);
-  float f; memcpy(&f, &bits, 4); return f;
-}
 static inline uint16_t float_to_half(float f) {
   uint32_t x; memcpy(&x, &f, 4);
   uint32_t sign = (x >> 16) & 0x8000;

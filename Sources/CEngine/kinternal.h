@@ -2,6 +2,21 @@
 #ifndef KINTERNAL_H
 #define KINTERNAL_H
 #include "cengine.h"
+#include <string.h>
+
+// IEEE half to float, exact (subnormals included).
+static inline float half_to_float(uint16_t h) {
+  uint32_t sign = (uint32_t)(h & 0x8000) << 16, exp = (h >> 10) & 0x1f, man = h & 0x3ff, bits;
+  if (exp == 0) {
+    if (man == 0) bits = sign;
+    else { // subnormal
+      float f = (float)man * (1.0f / 16777216.0f);
+      memcpy(&bits, &f, 4); bits |= sign;
+    }
+  } else if (exp == 31) bits = sign | 0x7f800000 | (man << 13);
+  else bits = sign | ((exp + 112) << 23) | (man << 13);
+  float f; memcpy(&f, &bits, 4); return f;
+}
 
 typedef struct {
   void (*unary)(int, long, const float *, float *, float, float);

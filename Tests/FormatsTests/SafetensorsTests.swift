@@ -16,7 +16,7 @@ private func writeRaw(_ path: String, header: String, data: [UInt8], declaredLen
     withUnsafeBytes(of: &len) { bytes += $0 }
     bytes += Array(header.utf8)
     bytes += data
-    FileManager.default.createFile(atPath: path, contents: Data(bytes))
+    _ = FileManager.default.createFile(atPath: path, contents: Data(bytes))
 }
 
 @Suite struct SafetensorsTests {
@@ -50,7 +50,7 @@ private func writeRaw(_ path: String, header: String, data: [UInt8], declaredLen
 
     @Test func truncatedFile() {
         let path = tempPath("short.safetensors")
-        FileManager.default.createFile(atPath: path, contents: Data([1, 2, 3]))
+        _ = FileManager.default.createFile(atPath: path, contents: Data([1, 2, 3]))
         #expect { try SafetensorsFile(path: path) } throws: { e in
             guard case FormatError.truncated(let file, _) = e else { return false }
             return file == path
@@ -102,5 +102,61 @@ private func writeRaw(_ path: String, header: String, data: [UInt8], declaredLen
         try writeSafetensors(["a": Tensor([1], shape: [1])], to: path)
         let f = try SafetensorsFile(path: path)
         #expect(throws: FormatError.missingTensor(file: path, tensor: "b")) { try f.tensor("b") }
+    }
+}
+
+@Suite struct ShardedSafetensorsTests {
+    private func makeFolder(_ name: String, index: [String: String]?) throws -> String {
+        let dir = tempPath(name)
+        try? FileManager.default.removeItem(atPath: dir)
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        try writeSafetensors(["a": Tensor([1, 2], shape: [2]), "b": Tensor([3], shape: [1])],
+                             to: dir + "/model-00001-of-00002.safetensors")
+        try writeSafetensors(["c": Tensor([4, 5, 6], shape: [3])], to: dir + "/model-00002-of-00002.safetensors")
+        if let index {
+            let json = try JSONSerialization.data(withJSONObject: ["metadata": ["total_size": 24], "weight_map": index])
+            _ = FileManager.default.createFile(atPath: dir + "/model.safetensors.index.json", contents: json)
+        }
+        return dir
+    }
+
+    @Test func readsShardsThroughTheIndex() throws {
+        let dir = try makeFolder("sharded", index: ["a": "model-00001-of-00002.safetensors", "b": "model-00001-of-00002.safetensors",
+                                                    "c": "model-00002-of-00002.safetensors"])
+        let src = try SafetensorsFolder(path: dir)
+        #expect(src.tensorNames == ["a", "b", "c"])
+        #expect(try src.tensor("c").toArray() == [4, 5, 6])
+        #expect(src.describe("a")?.shape == [2])
+        #expect(src.files.count == 2)
+    }
+
+    @Test func indexNamingAMissingShard() throws {
+        let dir = try makeFolder("badindex", index: ["a": "model-00001-of-00002.safetensors", "c": "model-00003-of-00003.safetensors"])
+        #expect { try SafetensorsFolder(path: dir) } throws: { e in
+            guard case FormatError.cannotOpen(let f, _) = e else { return false }
+            return f.hasSuffix("model-00003-of-00003.safetensors")
+        }
+    }
+
+    @Test func indexNamingAMissingTensor() throws {
+        let dir = try makeFolder("ghost", index: ["a": "model-00001-of-00002.safetensors", "ghost": "model-00002-of-00002.safetensors"])
+        #expect { try SafetensorsFolder(path: dir) } throws: { e in
+            guard case FormatError.missingTensor(_, let t) = e else { return false }
+            return t == "ghost"
+        }
+    }
+
+    @Test func folderWithoutIndexUsesEveryShard() throws {
+        let dir = try makeFolder("noindex", index: nil)
+        #expect(try SafetensorsFolder(path: dir).tensorNames == ["a", "b", "c"])
+    }
+
+    @Test func emptyFolderIsAnError() throws {
+        let dir = tempPath("empty-folder")
+        try? FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        #expect { try SafetensorsFolder(path: dir) } throws: { e in
+            guard case FormatError.cannotOpen(let f, _) = e else { return false }
+            return f == dir
+        }
     }
 }

@@ -46,6 +46,14 @@ void ke_f32_to_f16(const float *src, uint16_t *dst, long n);
 void ke_bf16_to_f32(const uint16_t *src, float *dst, long n);
 void ke_f32_to_bf16(const float *src, uint16_t *dst, long n);
 
+// ---- GGML block dequantisation (GGUF tensor types) ----
+// Type codes are GGML's: 2 Q4_0, 3 Q4_1, 6 Q5_0, 7 Q5_1, 8 Q8_0, 12 Q4_K, 13 Q5_K, 14 Q6_K.
+// Returns elements per block and bytes per block, or 0 for an unsupported type.
+int ke_ggml_block_layout(int type, long *elems, long *bytes);
+// Dequantises nblocks consecutive blocks of `type` from src into dst (float32), in parallel.
+// Returns 0, or -1 for an unsupported type.
+int ke_dequantize(int type, const void *src, float *dst, long nblocks);
+
 // ---- elementwise ----
 enum { KE_ADD = 0, KE_SUB, KE_MUL, KE_DIV, KE_MAX, KE_MIN, KE_POW };
 // out (contiguous, shape) = a op b, with broadcasting expressed by (possibly zero) strides.
