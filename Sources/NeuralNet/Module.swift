@@ -165,8 +165,10 @@ open class Module {
 
     /// Replaces parameters from `state`. With `strict`, every missing, unexpected and
     /// mis-shaped key is reported at once and nothing is changed. Values are converted to
-    /// float32; each parameter keeps its trainable flag.
-    public func load(stateDict state: [String: Tensor], strict: Bool = true) throws {
+    /// float32, except that with `keepHalfPrecision` float16/bfloat16 matrices stay in their
+    /// storage type (frozen; `linear` and `embedding` widen them on the fly). Each other
+    /// parameter keeps its trainable flag.
+    public func load(stateDict state: [String: Tensor], strict: Bool = true, keepHalfPrecision: Bool = false) throws {
         let slots = parameterSlots()
         let known = Set(slots.map { $0.0 })
         var err = StateDictError(missing: [], unexpected: [], misShaped: [])
@@ -181,6 +183,10 @@ open class Module {
         for (k, p) in slots {
             guard let t = state[k] else { continue }
             let trainable = p.tensorValue!.requiresGrad
+            if keepHalfPrecision && t.dtype != .float32 && t.rank >= 2 && t.isContiguous {
+                p.tensorValue = t.detach()
+                continue
+            }
             let v = t.dtype == .float32 ? t.detach().contiguous() : t.to(.float32)
             p.tensorValue = (v.isContiguous && v.storage !== t.storage ? v : v.copy().detach()).requiringGrad(trainable)
         }

@@ -1,9 +1,23 @@
+import CEngine
 // Embedding lookup, index-select, gather, where / masked fill, dropout and patch embedding.
 
 /// Rows of `weight` [V, D] for each id; the result has shape `idsShape + [D]`.
 /// The gradient scatters-adds into the table.
 public func embedding(_ weight: Tensor, ids: [Int], idsShape: [Int]? = nil) -> Tensor {
-    indexSelect(weight, axis: 0, indices: ids).reshape((idsShape ?? [ids.count]) + [weight.shape[1]])
+    if weight.dtype != .float32 {
+        // A frozen half-precision table: widen only the rows that are looked up.
+        precondition(weight.isContiguous && weight.rank == 2, "embedding: a half-precision table must be a dense matrix")
+        let d = weight.shape[1], v = weight.shape[0]
+        let out = Tensor.empty((idsShape ?? [ids.count]) + [d])
+        let src = (weight.storage.base + weight.offset * 2).assumingMemoryBound(to: UInt16.self)
+        for (i, id) in ids.enumerated() {
+            precondition(id >= 0 && id < v, "embedding: id \(id) outside the table of \(v) rows")
+            if weight.dtype == .float16 { ke_f16_to_f32(src + id * d, out.fptr + i * d, d) }
+            else { ke_bf16_to_f32(src + id * d, out.fptr + i * d, d) }
+        }
+        return out
+    }
+    return indexSelect(weight, axis: 0, indices: ids).reshape((idsShape ?? [ids.count]) + [weight.shape[1]])
 }
 
 /// Slices of `x` along `axis` at `indices` (with repeats).

@@ -96,6 +96,7 @@ private func gemm2D(_ a: Tensor, _ b: Tensor, into c: UnsafeMutablePointer<Float
 public func linear(_ x: Tensor, weight: Tensor, bias: Tensor?) -> Tensor {
     let inF = weight.shape[1], outF = weight.shape[0]
     precondition(x.shape.last == inF, "linear: input \(x.shape) does not end in \(inF) (weight \(weight.shape))")
+    if weight.dtype != .float32 { return linearHalfWeight(x, weight: weight, bias: bias) }
     let x2 = (x.isContiguous ? x.detach() : x.detach().contiguous()).reshape([-1, inF])
     let rows = x2.shape[0]
     let out = Tensor.empty(Array(x.shape.dropLast()) + [outF])
@@ -114,6 +115,40 @@ public func linear(_ x: Tensor, weight: Tensor, bias: Tensor?) -> Tensor {
         if let b = bias {
             grads.append(b.requiresGrad ? g2.sum(axes: [0]).reshape(b.shape) : nil)
         }
+        return grads
+    }
+}
+
+/// `linear` with a frozen float16/bfloat16 weight: the weight is widened to float32 one panel
+/// of output rows at a time, so a full float32 copy never exists in the forward pass.
+private func linearHalfWeight(_ x: Tensor, weight: Tensor, bias: Tensor?) -> Tensor {
+    let inF = weight.shape[1], outF = weight.shape[0]
+    precondition(weight.isContiguous, "linear: a half-precision weight must be dense")
+    precondition(!weight.requiresGrad, "linear: half-precision weights are frozen storage; train a float32 copy instead")
+    let x2 = (x.isContiguous ? x.detach() : x.detach().contiguous()).reshape([-1, inF])
+    let rows = x2.shape[0]
+    let out = Tensor.empty(Array(x.shape.dropLast()) + [outF])
+    if let b = bias {
+        let bc = b.detach().contiguous().to(.float32)
+        let po = out.fptr, pb = bc.fptr
+        for r in 0..<rows { (po + r * outF).update(from: pb, count: outF) }
+    }
+    let panel = max(1, min(outF, (1 << 20) / max(inF, 1)))
+    let buffer = Tensor.empty([panel, inF])
+    let src = (weight.storage.base + weight.offset * 2).assumingMemoryBound(to: UInt16.self)
+    var r0 = 0
+    while r0 < outF {
+        let n = min(panel, outF - r0)
+        if weight.dtype == .float16 { ke_f16_to_f32(src + r0 * inF, buffer.fptr, n * inF) }
+        else { ke_bf16_to_f32(src + r0 * inF, buffer.fptr, n * inF) }
+        ke_sgemm(0, 1, rows, n, inF, 1, x2.fptr, inF, buffer.fptr, inF, bias == nil ? 0 : 1, out.fptr + r0, outF)
+        r0 += n
+    }
+    let inputs = bias.map { [x, $0] } ?? [x]
+    return record(out, inputs) { g in
+        let g2 = g.contiguous().reshape([-1, outF])
+        var grads: [Tensor?] = [x.requiresGrad ? matmul(g2, weight.to(.float32)).reshape(x.shape) : nil]
+        if let b = bias { grads.append(b.requiresGrad ? g2.sum(axes: [0]).reshape(b.shape) : nil) }
         return grads
     }
 }
