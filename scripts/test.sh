@@ -3,5 +3,6 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh
+bash scripts/assets.sh
 swift build --build-tests -c release
 swift test -c release --skip-build "$@"

@@ -12,6 +12,9 @@
 typedef struct FreeBlock { struct FreeBlock *next; } FreeBlock;
 static FreeBlock *free_lists[NUM_CLASSES];
 static size_t cached_bytes = 0, live_bytes = 0;
+// Bytes allocated minus bytes freed by the calling thread (can go negative when memory moves
+// between threads); lets a test measure its own allocations while other tests run.
+static __thread long thread_live_bytes = 0;
 static pthread_mutex_t alloc_mutex = PTHREAD_MUTEX_INITIALIZER;
 
 // size class: 64-byte granules below 4 KiB; above, 4 steps per power of two.
@@ -33,6 +36,7 @@ static int size_class(size_t bytes, size_t *rounded) {
 void *ke_alloc(size_t bytes) {
   size_t rounded;
   int cls = size_class(bytes, &rounded);
+  thread_live_bytes += (long)(cls >= 0 ? rounded : bytes);
   if (cls >= 0) {
     pthread_mutex_lock(&alloc_mutex);
     FreeBlock *b = free_lists[cls];
@@ -58,6 +62,7 @@ void ke_free(void *ptr, size_t bytes) {
   size_t rounded;
   int cls = size_class(bytes, &rounded);
   if (cls < 0) rounded = bytes;
+  thread_live_bytes -= (long)rounded;
   pthread_mutex_lock(&alloc_mutex);
   live_bytes -= rounded;
   if (cls >= 0 && cached_bytes + rounded <= CACHE_LIMIT) {
@@ -88,3 +93,4 @@ void ke_alloc_trim(void) {
   cached_bytes = 0;
   pthread_mutex_unlock(&alloc_mutex);
 }
+long ke_alloc_thread_live_bytes(void) { return thread_live_bytes; }

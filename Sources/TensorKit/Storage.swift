@@ -51,6 +51,9 @@ public final class Storage: @unchecked Sendable {
 public enum MemoryStats {
     /// Bytes currently handed out to live tensors.
     public static var liveBytes: Int { Int(ke_alloc_live_bytes()) }
+    /// Bytes allocated minus bytes freed by the calling thread: a test's own footprint, unaffected
+    /// by other tests running at the same time.
+    public static var threadLiveBytes: Int { Int(ke_alloc_thread_live_bytes()) }
     /// Bytes kept in the caching allocator's free lists for reuse.
     public static var cachedBytes: Int { Int(ke_alloc_cached_bytes()) }
     /// Returns all cached blocks to the operating system.

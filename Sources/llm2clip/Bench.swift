@@ -3,11 +3,12 @@ import CEngine
 import Foundation
 import NeuralNet
 import TensorKit
+import Models
 
 struct Bench: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Time the engine's workloads (the PyTorch counterpart is bench/torch_engine.py; bench/compare.py runs both).",
-        subcommands: [BenchEngine.self]
+        subcommands: [BenchEngine.self, BenchText.self]
     )
 }
 
@@ -165,6 +166,51 @@ enum EngineWorkloads {
                     _ = h + linear(linear(m, weight: gW, bias: nil).silu() * linear(m, weight: uW, bias: nil), weight: dW, bias: nil)
                 }
             }
+        }
+    }
+}
+
+struct BenchText: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "text",
+        abstract: "LLM2Vec caption embedding throughput of SmolLM2-135M on bench/captions.txt (PyTorch side: bench/torch_text.py)."
+    )
+
+    @Option(help: "Threads for the engine's kernels.") var threads = 2
+    @Option(help: "Timed repetitions (median reported).") var reps = 3
+    @Option(help: "Untimed warm-up runs.") var warmup = 1
+    @Option(help: "Captions per forward batch (sorted by length, left padding).") var batch = 32
+    @Option(help: "The SmolLM2 GGUF file.") var model = ".cache/assets/smollm2/SmolLM2-135M-Instruct.Q4_1.gguf"
+    @Option(help: "One caption per line.") var captions = "bench/captions.txt"
+    @Flag(help: "Print one JSON object instead of a table.") var json = false
+
+    func run() throws {
+        Engine.threads = threads
+        guard FileManager.default.fileExists(atPath: model) else {
+            throw ValidationError("missing \(model): run `bash scripts/assets.sh smollm2`")
+        }
+        guard let text = FileManager.default.contents(atPath: captions) else { throw ValidationError("cannot read \(captions)") }
+        let lines = String(decoding: text, as: UTF8.self).split(whereSeparator: \.isNewline).map(String.init)
+            .filter { !$0.trimmingCharacters(in: .whitespaces).isEmpty }
+        guard case .decoder(let llm, let tok) = try TextModel.load(path: model) else { throw ValidationError("\(model) is not a decoder LLM") }
+        let encoder = LLM2VecEncoder(model: llm, tokenizer: tok, template: .chatML)
+        encoder.maxBatch = batch
+        encoder.tokensPerBatch = Int.max
+        let prepared = lines.map { encoder.prepare($0) }
+        let tokens = prepared.reduce(0) { $0 + $1.ids.count }
+        let params = llm.namedParameters().filter { !$0.0.contains("embed_tokens") }.reduce(0) { $0 + $1.1.count }
+        let gflop = 2.0 * Double(params) * Double(tokens) / 1e9
+        let name = "smollm2-embed-\(lines.count)-captions"
+        let w = Workload(name: name, gflop: gflop) { { _ = encoder.embed(prepared: prepared) } }
+        let ms = w.time(warmup: warmup, reps: reps)
+        if json {
+            let obj: [String: Any] = ["suite": "text", "impl": "swift", "threads": threads, "kernels": Engine.kernelISA,
+                                      "rows": [["name": name, "ms": ms, "gflop": gflop, "tokens": tokens]]]
+            let data = try JSONSerialization.data(withJSONObject: obj, options: [.sortedKeys])
+            print(String(decoding: data, as: UTF8.self))
+        } else {
+            print(String(format: "%-36@ %10.1f ms  %9.1f tokens/s  %7.1f GFLOP/s  (%d tokens)", name as NSString, ms,
+                         Double(tokens) / (ms / 1e3), gflop / (ms / 1e3), tokens))
         }
     }
 }

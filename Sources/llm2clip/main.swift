@@ -7,11 +7,12 @@ struct LLM2CLIPCommand: ParsableCommand {
         commandName: "llm2clip",
         abstract: "LLM2CLIP in Swift: a CLIP whose text side is a large language model.",
         discussion: """
-        The tensor engine, its benchmark and the neural-net toolkit are in place; model loading,
-        training stages and evaluation arrive with the next issues (see README.md).
+        Text side in place: GGUF and Hugging Face model folders load; tokenize, generate,
+        embed-text and inspect work on them. Vision towers, training stages and evaluation
+        arrive with the next issues (see README.md).
         """,
         version: LLM2CLIPVersion.string,
-        subcommands: [Bench.self]
+        subcommands: [Tokenize.self, Generate.self, EmbedText.self, Inspect.self, Bench.self]
     )
 }
 

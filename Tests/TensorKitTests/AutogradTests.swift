@@ -144,15 +144,15 @@ struct LargeGraphTests {
         let x = Tensor([1], shape: [1]).requiringGrad()
         let one = Tensor([1], shape: [1]), zero = Tensor([0], shape: [1])
         let big = Tensor.zeros([1 << 14])            // 64 KB per intermediate
-        let before = MemoryStats.liveBytes
+        let before = MemoryStats.threadLiveBytes
         var held = 0
         do {
             var y = x + big
             for _ in 0..<500 { y = y * one + zero }
             #expect(y.requiresGrad && y[12345] == 1)   // 1000 intermediates of 64 KB
-            held = MemoryStats.liveBytes - before
+            held = MemoryStats.threadLiveBytes - before
         }
-        let after = MemoryStats.liveBytes - before
+        let after = MemoryStats.threadLiveBytes - before
         #expect(held > 60 * Self.mb, "held \(held / Self.mb) MB")
         #expect(after < 1 << 20, "graph not released: \(after) bytes")
     }
@@ -168,7 +168,7 @@ struct LargeGraphTests {
 
 
     @Test func memoryReturnsAfterBackwardAndRelease() {
-        let before = MemoryStats.liveBytes
+        let before = MemoryStats.threadLiveBytes
         var peak = 0, afterBackward = 0
         do {
             var rng = RNG(seed: 3)
@@ -177,12 +177,12 @@ struct LargeGraphTests {
             for _ in 0..<12 { y = (y * 0.9).tanh() }    // each step keeps two 4 MB tensors alive
             let loss = y.sum()
             y = x
-            peak = MemoryStats.liveBytes - before
+            peak = MemoryStats.threadLiveBytes - before
             loss.backward()
-            afterBackward = MemoryStats.liveBytes - before
+            afterBackward = MemoryStats.threadLiveBytes - before
             #expect(x.grad!.toArray().allSatisfy { $0.isFinite && $0 > 0 })
         }
-        let after = MemoryStats.liveBytes - before
+        let after = MemoryStats.threadLiveBytes - before
         #expect(peak > 80 * Self.mb, "graph should hold ≈100 MB, held \(peak / Self.mb) MB")
         // After backward only x, x.grad (8 MB) and a little else survive.
         #expect(afterBackward < 8 * Self.mb + 5 * Self.mb, "after backward \(afterBackward / Self.mb) MB")
@@ -190,7 +190,7 @@ struct LargeGraphTests {
     }
 
     @Test func memoryReturnsAfterDroppingGraphWithoutBackward() {
-        let before = MemoryStats.liveBytes
+        let before = MemoryStats.threadLiveBytes
         var peak = 0
         do {
             var rng = RNG(seed: 4)
@@ -198,10 +198,10 @@ struct LargeGraphTests {
             var y = x
             let k = Tensor([0.9], shape: [1])
             for _ in 0..<12 { y = y * k + y }       // binary ops: no retain cycle
-            peak = MemoryStats.liveBytes - before
+            peak = MemoryStats.threadLiveBytes - before
             #expect(y.requiresGrad)
         }
-        let after = MemoryStats.liveBytes - before
+        let after = MemoryStats.threadLiveBytes - before
         #expect(peak > 80 * Self.mb)
         #expect(after < 5 * Self.mb, "after release \(after / Self.mb) MB")
     }
@@ -215,7 +215,7 @@ struct LargeGraphTests {
     @Test(arguments: ["binary", "layerNorm", "mulScalar", "gelu", "exp", "tanh", "softmax", "max"])
     func droppedGraphReleasesMemory(_ op: String) {
         let check = {
-            let before = MemoryStats.liveBytes
+            let before = MemoryStats.threadLiveBytes
             do {
                 var rng = RNG(seed: 6)
                 let x = Tensor.randn([1 << 20], rng: &rng).requiringGrad()   // 4 MB
@@ -236,14 +236,14 @@ struct LargeGraphTests {
                 }
                 #expect(y.requiresGrad)
             }
-            let after = MemoryStats.liveBytes - before
+            let after = MemoryStats.threadLiveBytes - before
             #expect(after < 5 * Self.mb, "\(op): \(after / Self.mb) MB still live after dropping the graph")
         }
         check()
     }
 
     @Test func noGradKeepsNoActivations() {
-        let before = MemoryStats.liveBytes
+        let before = MemoryStats.threadLiveBytes
         var rng = RNG(seed: 5)
         let x = Tensor.randn([1 << 20], rng: &rng).requiringGrad()
         let y = withNoGrad { () -> Tensor in
@@ -251,7 +251,7 @@ struct LargeGraphTests {
             for _ in 0..<12 { y = (y * 0.9).tanh() }
             return y
         }
-        let held = MemoryStats.liveBytes - before
+        let held = MemoryStats.threadLiveBytes - before
         // x and y: 8 MB (plus noise); none of the 24 intermediates.
         #expect(held < 8 * Self.mb + 5 * Self.mb, "held \(held / Self.mb) MB")
         #expect(!y.requiresGrad)

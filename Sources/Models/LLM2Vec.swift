@@ -1,0 +1,133 @@
+import Foundation
+import TensorKit
+import Tokenizers
+
+/// How a caption is wrapped before a decoder LLM embeds it (LLM2Vec's
+/// `prepare_for_tokenization`). The caption (and an optional instruction before it) goes between
+/// `prefix` and `suffix`; the pooled tokens are the caption's plus the suffix's.
+public struct EmbeddingTemplate: Sendable, Equatable {
+    public var name: String
+    public var prefix: String
+    public var suffix: String
+
+    public init(name: String, prefix: String, suffix: String) {
+        self.name = name
+        self.prefix = prefix
+        self.suffix = suffix
+    }
+
+    /// Llama-3 instruct: `<|start_header_id|>user<|end_header_id|>\n\n{text}<|eot_id|>` (the
+    /// tokenizer adds `<|begin_of_text|>`).
+    public static let llama3 = EmbeddingTemplate(name: "llama3", prefix: "<|start_header_id|>user<|end_header_id|>\n\n", suffix: "<|eot_id|>")
+    /// ChatML (SmolLM2, Qwen): `<|im_start|>user\n{text}<|im_end|>`.
+    public static let chatML = EmbeddingTemplate(name: "chatml", prefix: "<|im_start|>user\n", suffix: "<|im_end|>")
+    /// No wrapper: the caption alone.
+    public static let plain = EmbeddingTemplate(name: "plain", prefix: "", suffix: "")
+
+    /// The wrapper a tokenizer's special tokens call for: Llama-3's header/eot form, ChatML, or none.
+    public static func detect(_ tokenizer: any TextTokenizer) -> EmbeddingTemplate {
+        if tokenizer.id(forToken: "<|start_header_id|>") != nil && tokenizer.id(forToken: "<|eot_id|>") != nil { return .llama3 }
+        if tokenizer.id(forToken: "<|im_start|>") != nil && tokenizer.id(forToken: "<|im_end|>") != nil { return .chatML }
+        return .plain
+    }
+}
+
+/// Turns captions into vectors the way LLM2Vec (and so LLM2CLIP) does: the wrapped text runs
+/// through the decoder with bidirectional attention, and the last hidden states (after the final
+/// norm) are averaged over the caption tokens plus the end-of-turn token. The instruction, when
+/// given, is attended to but not pooled; header tokens and BOS are never pooled. Vectors are not
+/// normalised. Captions are sorted by length and batched; padding does not change any vector.
+///
+/// ```swift
+/// let encoder = LLM2VecEncoder(model: llm, tokenizer: tok)
+/// let vectors = try encoder.embed(["a red cube left of a blue ball"])      // [1, hidden]
+/// let queries = try encoder.embed(captions, instruction: "Given a sentence, retrieve a detailed relevant sentence")
+/// ```
+public final class LLM2VecEncoder {
+    public let model: LlamaForCausalLM
+    public let tokenizer: any TextTokenizer
+    public var template: EmbeddingTemplate
+    /// Longest wrapped sequence, in tokens (the reference's 512).
+    public var maxLength = 512
+    /// Upper bound on padded tokens per forward batch.
+    public var tokensPerBatch = 4096
+    /// Upper bound on texts per batch.
+    public var maxBatch = 32
+    /// What joins an instruction and the caption: " " as llm2vec's `encode` does; the
+    /// supervised training data of LLM2Vec / LLM2CLIP use "; ".
+    public var instructionSeparator = " "
+
+    public init(model: LlamaForCausalLM, tokenizer: any TextTokenizer, template: EmbeddingTemplate? = nil) {
+        self.model = model
+        self.tokenizer = tokenizer
+        self.template = template ?? EmbeddingTemplate.detect(tokenizer)
+    }
+
+    /// Dimension of the vectors.
+    public var dimension: Int { model.config.hiddenSize }
+
+    /// The token ids of one wrapped text and how many trailing tokens are pooled.
+    public func prepare(_ text: String, instruction: String? = nil) -> (ids: [Int], pooled: Int) {
+        let caption = text.trimmingCharacters(in: .whitespacesAndNewlines)
+        var body = caption
+        if let i = instruction?.trimmingCharacters(in: .whitespacesAndNewlines), !i.isEmpty { body = i + instructionSeparator + caption }
+        var ids = tokenizer.encode(template.prefix + body + template.suffix, addSpecialTokens: true)
+        var pooled = tokenizer.encode(caption + template.suffix, addSpecialTokens: false).count
+        if ids.count > maxLength {
+            // Keep the end-of-turn suffix: drop caption tokens just before it.
+            let suffixCount = tokenizer.encode(template.suffix, addSpecialTokens: false).count
+            let cut = ids.count - maxLength
+            ids.removeSubrange((ids.count - suffixCount - cut)..<(ids.count - suffixCount))
+            pooled = max(0, pooled - cut)
+        }
+        return (ids, min(max(pooled, 1), ids.count))
+    }
+
+    /// Embeds `texts` ([N, dimension], in input order). `progress` sees (done, total).
+    public func embed(_ texts: [String], instruction: String? = nil, progress: ((Int, Int) -> Void)? = nil) throws -> Tensor {
+        let prepared = texts.map { prepare($0, instruction: instruction) }
+        return embed(prepared: prepared, progress: progress)
+    }
+
+    /// Embeds already-prepared sequences (see ``prepare(_:instruction:)``).
+    public func embed(prepared: [(ids: [Int], pooled: Int)], progress: ((Int, Int) -> Void)? = nil) -> Tensor {
+        let n = prepared.count, d = dimension
+        let out = Tensor.zeros([n, d])
+        let order = prepared.indices.sorted { prepared[$0].ids.count > prepared[$1].ids.count }
+        var done = 0
+        var start = 0
+        while start < order.count {
+            let longest = prepared[order[start]].ids.count
+            var end = start + 1
+            while end < order.count, end - start < maxBatch, (end - start + 1) * longest <= tokensPerBatch { end += 1 }
+            let members = Array(order[start..<end])
+            var ids: [[Int]] = [], mask: [[Int]] = []
+            let pad = tokenizer.padTokenId ?? 0
+            for i in members {
+                let row = prepared[i].ids
+                let padCount = longest - row.count
+                ids.append(Array(repeating: pad, count: padCount) + row)
+                mask.append(Array(repeating: 0, count: padCount) + Array(repeating: 1, count: row.count))
+            }
+            let hidden = withNoGrad {
+                model.hiddenStates(ids: ids, attentionMask: mask, direction: .bidirectional)
+            }
+            let h = hidden.fptr
+            for (r, i) in members.enumerated() {
+                let k = prepared[i].pooled
+                let dst = out.fptr + i * d
+                // Left padding: the pooled tokens are the last k positions of the row.
+                for t in (longest - k)..<longest {
+                    let src = h + (r * longest + t) * d
+                    for j in 0..<d { dst[j] += src[j] }
+                }
+                let inv = 1 / Float(k)
+                for j in 0..<d { dst[j] *= inv }
+            }
+            done += members.count
+            progress?(done, n)
+            start = end
+        }
+        return out
+    }
+}
