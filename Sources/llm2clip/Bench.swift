@@ -8,7 +8,7 @@ import Models
 struct Bench: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Time the engine's workloads (the PyTorch counterpart is bench/torch_engine.py; bench/compare.py runs both).",
-        subcommands: [BenchEngine.self, BenchText.self]
+        subcommands: [BenchEngine.self, BenchText.self, BenchVision.self]
     )
 }
 
@@ -211,6 +211,45 @@ struct BenchText: ParsableCommand {
         } else {
             print(String(format: "%-36@ %10.1f ms  %9.1f tokens/s  %7.1f GFLOP/s  (%d tokens)", name as NSString, ms,
                          Double(tokens) / (ms / 1e3), gflop / (ms / 1e3), tokens))
+        }
+    }
+}
+
+struct BenchVision: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "vision",
+        abstract: "ViT-B/16-224 image embedding at batch 8 (PyTorch side: bench/torch_vision.py)."
+    )
+
+    @Option(help: "Threads for the engine's kernels.") var threads = 2
+    @Option(help: "Timed repetitions (median reported).") var reps = 7
+    @Option(help: "Untimed warm-up runs.") var warmup = 2
+    @Flag(help: "Print one JSON object instead of a table.") var json = false
+
+    func run() throws {
+        Engine.threads = threads
+        var c = CLIPTowerConfig(hiddenSize: 768, intermediateSize: 3072, layers: 12, heads: 12)
+        c.imageSize = 224
+        c.patchSize = 16
+        c.activation = .quickGelu
+        var rng = RNG(seed: 0)
+        let tower = withNoGrad { CLIPImageTower(c, embedDim: 512, rng: &rng) }
+        tower.freeze()
+        let B = 8, T = 197, D = 768
+        let pixels = Tensor.randn([B, 3, 224, 224], rng: &rng)
+        let linear = 2.0 * Double(B * T) * Double(12 * (4 * D * D + 2 * D * 3072))
+        let attention = 4.0 * Double(B * 12 * T * T * 64) * 12
+        let gflop = (linear + attention) / 1e9
+        let name = "vit-b16-224 embed batch 8"
+        let w = Workload(name: name, gflop: gflop) { { _ = withNoGrad { tower.embed(pixels) } } }
+        let ms = w.time(warmup: warmup, reps: reps)
+        if json {
+            let obj: [String: Any] = ["suite": "vision", "impl": "swift", "threads": threads, "kernels": Engine.kernelISA,
+                                      "rows": [["name": name, "ms": ms, "gflop": gflop, "images": B]]]
+            let data = try JSONSerialization.data(withJSONObject: obj, options: [.sortedKeys])
+            print(String(decoding: data, as: UTF8.self))
+        } else {
+            print(String(format: "%-36@ %10.1f ms  %7.1f images/s  %7.1f GFLOP/s", name as NSString, ms, Double(B) / (ms / 1e3), gflop / (ms / 1e3)))
         }
     }
 }
