@@ -22,6 +22,12 @@ static long job_tasks;
 static _Atomic long job_next;
 static _Atomic long job_done;
 static _Atomic int job_participants;  // workers allowed to join this job
+// Generation of the job whose fields (fn, ctx, tasks) are valid, or 0 between jobs. A worker
+// announces itself in `job_busy` before checking it, and the caller closes the job and waits for
+// `job_busy` to drain before returning: so no worker can read a finished job's context (which
+// lives on the caller's stack) or a half-written next job.
+static _Atomic long job_open = 0;
+static _Atomic int job_busy = 0;
 static __thread int in_pool_task = 0;
 
 static void run_tasks(void) {
@@ -48,7 +54,11 @@ static void *worker_main(void *arg) {
       break;
     }
     seen = gen;
-    if (index < atomic_load(&job_participants)) run_tasks();
+    if (index < atomic_load(&job_participants)) {
+      atomic_fetch_add(&job_busy, 1);
+      if (atomic_load(&job_open) == gen) run_tasks();
+      atomic_fetch_sub(&job_busy, 1);
+    }
   }
   return NULL;
 }
@@ -95,12 +105,16 @@ void ke_parallel_for(long ntasks, ke_task_fn fn, void *ctx) {
   atomic_store(&job_done, 0);
   atomic_store(&job_participants, active_threads - 1);
   pthread_mutex_lock(&wake_mutex);
-  atomic_fetch_add(&job_generation, 1);
+  long gen = atomic_load(&job_generation) + 1;
+  atomic_store(&job_open, gen);
+  atomic_store(&job_generation, gen);
   pthread_cond_broadcast(&wake_cond);
   pthread_mutex_unlock(&wake_mutex);
   in_pool_task = 1;
   run_tasks();
   in_pool_task = 0;
   while (atomic_load(&job_done) < ntasks) sched_yield();
+  atomic_store(&job_open, 0);
+  while (atomic_load(&job_busy) > 0) sched_yield();
   pthread_mutex_unlock(&pool_mutex);
 }
