@@ -26,6 +26,39 @@ public struct CLIPTowerConfig: Sendable, Equatable, Codable {
         self.heads = heads
     }
 
+    /// A vision tower preset.
+    public static func vision(width: Int, layers: Int, heads: Int, image: Int, patch: Int, activation: Activation = .quickGelu) -> CLIPTowerConfig {
+        var c = CLIPTowerConfig(hiddenSize: width, intermediateSize: 4 * width, layers: layers, heads: heads)
+        c.imageSize = image
+        c.patchSize = patch
+        c.activation = activation
+        return c
+    }
+
+    /// OpenAI CLIP ViT-L/14 at 224 px.
+    public static let vitL14 = vision(width: 1024, layers: 24, heads: 16, image: 224, patch: 14)
+    /// OpenAI CLIP ViT-L/14 at 336 px.
+    public static let vitL14_336 = vision(width: 1024, layers: 24, heads: 16, image: 336, patch: 14)
+    /// OpenAI CLIP ViT-B/16 at 224 px.
+    public static let vitB16 = vision(width: 768, layers: 12, heads: 12, image: 224, patch: 16)
+    /// A small ViT for training from scratch on a CPU (64 px, 8 px patches, 6 layers, width 192).
+    public static let vitSmall = vision(width: 192, layers: 6, heads: 3, image: 64, patch: 8, activation: .gelu)
+    /// A very small ViT for smoke runs and tests.
+    public static let vitTiny = vision(width: 64, layers: 2, heads: 2, image: 64, patch: 16, activation: .gelu)
+    /// The 77-token CLIP text transformer of the ViT-B models (width 512, 12 layers, 8 heads).
+    public static let textB = CLIPTowerConfig(hiddenSize: 512, intermediateSize: 2048, layers: 12, heads: 8)
+    /// A small text transformer for training the plain-CLIP baseline from scratch on a CPU.
+    public static let textSmall: CLIPTowerConfig = {
+        var c = CLIPTowerConfig(hiddenSize: 256, intermediateSize: 1024, layers: 4, heads: 4)
+        c.activation = .gelu
+        return c
+    }()
+
+    /// Named presets (`--tower` values).
+    public static let presets: [String: CLIPTowerConfig] = [
+        "vit-l14": vitL14, "vit-l14-336": vitL14_336, "vit-b16": vitB16, "vit-small": vitSmall, "vit-tiny": vitTiny,
+    ]
+
     init(json: [String: Any], file: String, key: String) throws {
         let c = ConfigReader(json: json, file: file)
         func k(_ s: String) -> String { "\(key).\(s)" }

@@ -155,3 +155,26 @@ private func ids2D(_ t: Tensor) -> [[Int]] {
         }
     }
 }
+
+@Suite struct PresetTests {
+    @Test func presetsHaveTheirPublishedShapes() {
+        #expect(EVA02Config.l14_336.grid == 24 && EVA02Config.l14_336.headDim == 64 && EVA02Config.l14_336.mlpHidden == 2730)
+        #expect(EVA02Config.l14_224.grid == 16 && EVA02Config.b16.grid == 14)
+        #expect(CLIPTowerConfig.vitL14_336.imageSize / CLIPTowerConfig.vitL14_336.patchSize == 24)
+        #expect(CLIPTowerConfig.vitB16.hiddenSize == 768 && CLIPTowerConfig.vitB16.intermediateSize == 3072)
+        for (name, c) in EVA02Config.presets { #expect(c.width % c.heads == 0 && c.imageSize % c.patchSize == 0, "\(name)") }
+        for (name, c) in CLIPTowerConfig.presets { #expect(c.hiddenSize % c.heads == 0 && c.imageSize % c.patchSize == 0, "\(name)") }
+    }
+
+    /// A small preset runs end to end and its position table adapts to another image size.
+    @Test func smallTowersRunAtTheirSizeAndAnother() {
+        var rng = RNG(seed: 1)
+        let eva = EVA02VisionTower(.tiny, rng: &rng)
+        let vit = CLIPImageTower(.vitTiny, embedDim: 32, rng: &rng)
+        for side in [64, 96] {
+            let x = Tensor.randn([1, 3, side, side], rng: &rng)
+            #expect(withNoGrad { eva.embed(x) }.shape == [1, 64])
+            #expect(withNoGrad { vit.embed(x) }.shape == [1, 32])
+        }
+    }
+}
