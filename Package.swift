@@ -16,6 +16,9 @@ let package = Package(
         .library(name: "Tokenizers", targets: ["Tokenizers"]),
         .library(name: "Models", targets: ["Models"]),
         .library(name: "Images", targets: ["Images"]),
+        .library(name: "Scenes", targets: ["Scenes"]),
+        .library(name: "Datasets", targets: ["Datasets"]),
+        .library(name: "Evaluation", targets: ["Evaluation"]),
         .executable(name: "llm2clip", targets: ["llm2clip"]),
     ],
     dependencies: [
@@ -40,10 +43,15 @@ let package = Package(
         // catches their setjmp/longjmp errors.
         .target(name: "CImageCodecs", linkerSettings: [.linkedLibrary("jpeg"), .linkedLibrary("png16")]),
         .target(name: "Images", dependencies: ["CImageCodecs", "TensorKit"]),
+        // Data: the procedural scenes world, data-set readers and loaders, the caption-feature
+        // store; evaluation metrics and report charts.
+        .target(name: "Scenes", dependencies: ["Images", "Formats", "TensorKit"]),
+        .target(name: "Datasets", dependencies: ["Images", "Formats", "TensorKit"]),
+        .target(name: "Evaluation", dependencies: ["TensorKit"]),
         .executableTarget(
             name: "llm2clip",
             dependencies: [
-                "TensorKit", "NeuralNet", "Formats", "Tokenizers", "Models", "Images", "CEngine",
+                "TensorKit", "NeuralNet", "Formats", "Tokenizers", "Models", "Images", "Scenes", "Datasets", "Evaluation", "CEngine",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
@@ -53,6 +61,9 @@ let package = Package(
         .testTarget(name: "TokenizersTests", dependencies: ["Tokenizers", "Formats"]),
         .testTarget(name: "ImagesTests", dependencies: ["Images", "TensorKit", "Formats"]),
         .testTarget(name: "ModelsTests", dependencies: ["Models", "Tokenizers", "NeuralNet", "Formats", "TensorKit"]),
+        .testTarget(name: "ScenesTests", dependencies: ["Scenes", "Images", "Formats", "Tokenizers"]),
+        .testTarget(name: "DatasetsTests", dependencies: ["Datasets", "Images", "Formats", "TensorKit"]),
+        .testTarget(name: "EvaluationTests", dependencies: ["Evaluation", "TensorKit"]),
         // Runs the built `llm2clip` executable end to end.
         .testTarget(name: "CLITests", dependencies: ["llm2clip"]),
     ],

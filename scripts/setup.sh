@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Installs the Debian packages the build needs. Idempotent and quiet when all are present.
 set -euo pipefail
-packages=(libopenblas-dev pkg-config zlib1g-dev libjpeg62-turbo-dev libpng-dev)
+packages=(libopenblas-dev pkg-config zlib1g-dev libjpeg62-turbo-dev libpng-dev dataset-fashion-mnist)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

@@ -84,6 +84,20 @@ int cic_png_encode(const unsigned char *pixels, int width, int height, int chann
                    int compression_level, unsigned char **out, size_t *out_size,
                    char message[CIC_MESSAGE_LENGTH]);
 
+/// Chroma subsampling of `cic_jpeg_encode` (luma sampling factors 1×1, 2×1, 2×2).
+enum {
+    CIC_JPEG_SUBSAMPLING_444 = 0,
+    CIC_JPEG_SUBSAMPLING_422 = 1,
+    CIC_JPEG_SUBSAMPLING_420 = 2,
+};
+
+/// Encodes 8-bit pixels (channels 1 grey or 3 RGB, row-major) as a baseline JPEG in memory with
+/// libjpeg's standard tables scaled to `quality` (1–100), the integer DCT and the given chroma
+/// subsampling (ignored for grey). On success `*out` holds the file (release with `cic_free`).
+int cic_jpeg_encode(const unsigned char *pixels, int width, int height, int channels, int quality,
+                    int subsampling, unsigned char **out, size_t *out_size,
+                    char message[CIC_MESSAGE_LENGTH]);
+
 void cic_free(void *p);
 
 /// Versions of the linked libraries, for reports ("libjpeg-turbo 2.1.5 (JPEG_LIB_VERSION 62)").
