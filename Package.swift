@@ -65,7 +65,7 @@ let package = Package(
         .testTarget(name: "DatasetsTests", dependencies: ["Datasets", "Images", "Formats", "TensorKit"]),
         .testTarget(name: "EvaluationTests", dependencies: ["Evaluation", "TensorKit"]),
         // Runs the built `llm2clip` executable end to end.
-        .testTarget(name: "CLITests", dependencies: ["llm2clip"]),
+        .testTarget(name: "CLITests", dependencies: ["llm2clip", "Models", "TensorKit"]),
     ],
     swiftLanguageModes: [.v5]
 )

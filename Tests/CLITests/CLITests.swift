@@ -1,5 +1,7 @@
 import Foundation
 import Testing
+import Models
+import TensorKit
 
 /// The `llm2clip` executable, built next to the test bundle by `swift build --build-tests`.
 private let binary: String = {
@@ -77,5 +79,38 @@ private func run(_ args: [String]) throws -> Run {
         let r = try run(["embed-text", "--model", "/nonexistent/model.gguf", "hello"])
         #expect(r.status != 0)
         #expect(r.stderr.contains("/nonexistent/model.gguf"))
+    }
+}
+
+/// The data and evaluation commands end to end on a small scenes set: generate, cache MiniLM
+/// features (then resume as a no-op), and evaluate CRA, retrieval and zero-shot with an
+/// untrained tiny LLM2CLIP model (the numbers are not the point; the plumbing is).
+@Suite(.serialized) struct DataCommandTests {
+    @Test func scenesCacheAndEvaluate() throws {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("cli-data-\(getpid())").path
+        try? FileManager.default.removeItem(atPath: dir)
+        let scenes = dir + "/scenes", store = dir + "/features", model = dir + "/llm2clip.safetensors"
+        let minilm = root.appendingPathComponent(".cache/assets/minilm").path
+
+        let s = try run(["scenes", "--out", scenes, "--images", "12", "--seed", "3"])
+        #expect(s.status == 0, "\(s.stderr)")
+        let c = try run(["cache-text", "--model", minilm, "--data", scenes, "--out", store])
+        #expect(c.status == 0, "\(c.stderr)")
+        #expect(c.stderr.contains("72 to embed"), "\(c.stderr)")
+        let again = try run(["cache-text", "--model", minilm, "--data", scenes, "--out", store])
+        #expect(again.stderr.contains("72 already stored, 0 to embed"), "\(again.stderr)")
+
+        let cra = try run(["eval", "cra", "--features", store, "--data", scenes, "--json"])
+        #expect(cra.status == 0, "\(cra.stderr)")
+        #expect(cra.json["count"] as? Int == 12)
+
+        var rng = RNG(seed: 0)
+        try LLM2CLIPModel(LLM2CLIPConfig(eva02: .tiny, llmDim: 384), rng: &rng).save(to: model)
+        let r = try run(["eval", "retrieval", "--model", model, "--features", store, "--data", scenes, "--json"])
+        #expect(r.status == 0, "\(r.stderr)")
+        #expect(r.json["imageCount"] as? Int == 12 && r.json["textCount"] as? Int == 60)
+        let z = try run(["eval", "zeroshot", "--model", model, "--text-model", minilm, "--data", "fashion-mnist", "--limit", "20", "--json"])
+        #expect(z.status == 0, "\(z.stderr)")
+        #expect(z.json["count"] as? Int == 20)
     }
 }
