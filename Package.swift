@@ -19,6 +19,7 @@ let package = Package(
         .library(name: "Scenes", targets: ["Scenes"]),
         .library(name: "Datasets", targets: ["Datasets"]),
         .library(name: "Evaluation", targets: ["Evaluation"]),
+        .library(name: "Training", targets: ["Training"]),
         .executable(name: "llm2clip", targets: ["llm2clip"]),
     ],
     dependencies: [
@@ -48,10 +49,12 @@ let package = Package(
         .target(name: "Scenes", dependencies: ["Images", "Formats", "TensorKit"]),
         .target(name: "Datasets", dependencies: ["Images", "Formats", "TensorKit"]),
         .target(name: "Evaluation", dependencies: ["TensorKit"]),
+        // Training: stage 1 (caption-contrastive LoRA fine-tuning of the LLM).
+        .target(name: "Training", dependencies: ["Models", "Datasets", "Evaluation", "NeuralNet", "Formats", "Tokenizers", "TensorKit"]),
         .executableTarget(
             name: "llm2clip",
             dependencies: [
-                "TensorKit", "NeuralNet", "Formats", "Tokenizers", "Models", "Images", "Scenes", "Datasets", "Evaluation", "CEngine",
+                "TensorKit", "NeuralNet", "Formats", "Tokenizers", "Models", "Images", "Scenes", "Datasets", "Evaluation", "Training", "CEngine",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
@@ -64,6 +67,7 @@ let package = Package(
         .testTarget(name: "ScenesTests", dependencies: ["Scenes", "Images", "Formats", "Tokenizers"]),
         .testTarget(name: "DatasetsTests", dependencies: ["Datasets", "Images", "Formats", "TensorKit"]),
         .testTarget(name: "EvaluationTests", dependencies: ["Evaluation", "TensorKit"]),
+        .testTarget(name: "TrainingTests", dependencies: ["Training", "Models", "Datasets", "NeuralNet", "Tokenizers", "Formats", "TensorKit"]),
         // Runs the built `llm2clip` executable end to end.
         .testTarget(name: "CLITests", dependencies: ["llm2clip", "Models", "TensorKit"]),
     ],

@@ -235,8 +235,10 @@ public struct DataLoader<Dataset: ImageDataset>: Sendable {
         let bad = Set(failed.map(\.0))
         let keep = (0..<n).filter { !bad.contains($0) }
         let compact = Tensor.empty([keep.count, 3, s, s])
-        for (row, k) in keep.enumerated() {
-            (compact.fptr + row * plane).update(from: out.fptr + k * plane, count: plane)
+        withExtendedLifetime(out) {
+            for (row, k) in keep.enumerated() {
+                (compact.fptr + row * plane).update(from: out.fptr + k * plane, count: plane)
+            }
         }
         let kept = keep.map { indices[$0] }
         return Batch(images: compact, indices: kept, samples: kept.map { dataset[$0] }, skipped: errors,

@@ -10,14 +10,27 @@ func defaultUniform(_ shape: [Int], fanIn: Int, rng: inout RNG) -> Tensor {
 public final class Linear: Module {
     @Param("weight") public var weight: Tensor
     @Param("bias") public var bias: Tensor?
+    /// LoRA adapter (PEFT's names): `lora_A` [r, in] and `lora_B` [out, r]; see ``addLoRA(rank:alpha:dropout:rng:)``.
+    @Child("lora_A") public var loraA: Linear?
+    @Child("lora_B") public var loraB: Linear?
+    /// alpha / r of the adapter.
+    public internal(set) var loraScale: Float = 0
+    public var loraDropout: Float = 0
 
     public init(_ inFeatures: Int, _ outFeatures: Int, bias: Bool = true, rng: inout RNG) {
         super.init()
         weight = defaultUniform([outFeatures, inFeatures], fanIn: inFeatures, rng: &rng).requiringGrad()
         self.bias = bias ? defaultUniform([outFeatures], fanIn: inFeatures, rng: &rng).requiringGrad() : nil
+        loraA = nil
+        loraB = nil
     }
 
-    public func callAsFunction(_ x: Tensor) -> Tensor { linear(x, weight: weight, bias: bias) }
+    public func callAsFunction(_ x: Tensor) -> Tensor {
+        let y = linear(x, weight: weight, bias: bias)
+        guard let a = loraA, let b = loraB else { return y }
+        let xin = training && loraDropout > 0 ? LoRA.dropout(x, p: loraDropout) : x
+        return y + linear(linear(xin, weight: a.weight, bias: nil), weight: b.weight, bias: nil) * loraScale
+    }
 }
 
 /// Layer normalisation over the last axis (keys `weight`, `bias`).

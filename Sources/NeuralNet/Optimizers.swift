@@ -97,7 +97,7 @@ public final class AdamW: Optimizer {
                         throw OptimizerError.stateMismatch("entry \(gi).\(pi).\(name) is missing or mis-shaped")
                     }
                     let src = t.to(.float32).contiguous()
-                    dst.fptr.update(from: src.fptr, count: dst.count)
+                    withExtendedLifetime(src) { dst.fptr.update(from: src.fptr, count: dst.count) }
                 }
             }
         }

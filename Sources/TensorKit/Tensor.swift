@@ -220,3 +220,18 @@ extension Tensor: CustomStringConvertible {
         return "Tensor(shape: \(shape), \(values)\(requiresGrad ? ", requiresGrad" : ""))"
     }
 }
+
+extension Tensor {
+    /// Overwrites this tensor's values with `source`'s (same element count; converted to
+    /// float32 and made dense first). Not differentiable: for loading weights and states in place.
+    ///
+    /// ```swift
+    /// param.assign(loadedTensor)
+    /// ```
+    public func assign(_ source: Tensor) {
+        precondition(source.count == count, "assign: \(source.shape) into \(shape)")
+        precondition(isContiguous && dtype == .float32, "assign: the destination must be a dense float32 tensor")
+        let src = (source.dtype == .float32 ? source : source.to(.float32)).contiguous()
+        withExtendedLifetime(src) { fptr.update(from: src.fptr, count: count) }
+    }
+}

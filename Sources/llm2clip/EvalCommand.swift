@@ -42,7 +42,7 @@ func embedImages(_ sources: [ImageSource], transform: CLIPTransform, batch: Int 
         let x = Tensor.empty([chunk.count, 3, s, s])
         for (i, src) in chunk.enumerated() {
             let t = transform.eval(try src.load())
-            (x.fptr + i * 3 * s * s).update(from: t.fptr, count: 3 * s * s)
+            withExtendedLifetime(t) { (x.fptr + i * 3 * s * s).update(from: t.fptr, count: 3 * s * s) }
         }
         parts.append(withNoGrad { embed(x) })
         bar.update(start + chunk.count)

@@ -1,0 +1,129 @@
+import Foundation
+import TensorKit
+
+/// LoRA (low-rank adaptation) on the linear layers of any ``Module``, in PEFT's layout:
+/// `W x + (alpha / r) · B A x` with `A` [r, in] (Kaiming-uniform) and `B` [out, r] (zeros), keys
+/// `<layer>.lora_A.weight` / `<layer>.lora_B.weight`. Only the adapters train.
+///
+/// ```swift
+/// let config = LoRAConfig(rank: 16, alpha: 32, dropout: 0.05)
+/// let names = try LoRA.apply(config, to: llm, seed: 0)      // wraps q/k/v/o/gate/up/down projections
+/// // … train …
+/// try LoRA.saveAdapter(of: llm, config: config, to: "out/adapter")   // adapter_model.safetensors + adapter_config.json
+/// LoRA.merge(into: llm)                                          // W += (alpha/r) B A; adapters removed
+/// ```
+public struct LoRAConfig: Codable, Equatable, Sendable {
+    public var rank: Int
+    public var alpha: Float
+    public var dropout: Float
+    /// Last key component of the linear layers to wrap.
+    public var targetModules: [String]
+
+    public static let defaultTargets = ["q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"]
+
+    public init(rank: Int = 16, alpha: Float = 32, dropout: Float = 0.05, targetModules: [String] = LoRAConfig.defaultTargets) {
+        self.rank = rank
+        self.alpha = alpha
+        self.dropout = dropout
+        self.targetModules = targetModules
+    }
+}
+
+/// Errors reading or applying adapters; each names the file or key.
+public enum LoRAError: Error, CustomStringConvertible {
+    case noTargets([String])
+    case badAdapter(file: String, detail: String)
+
+    public var description: String {
+        switch self {
+        case .noTargets(let t): return "no linear layer matches the LoRA targets \(t)"
+        case .badAdapter(let f, let d): return "\(f): \(d)"
+        }
+    }
+}
+
+public enum LoRA {
+    private static let lock = NSLock()
+    nonisolated(unsafe) private static var rng = RNG(seed: 0x10_4A)
+
+    /// Seeds the generator used by LoRA dropout.
+    public static func seedDropout(_ seed: UInt64) {
+        lock.lock(); rng = RNG(seed: seed); lock.unlock()
+    }
+
+    static func dropout(_ x: Tensor, p: Float) -> Tensor {
+        lock.lock(); defer { lock.unlock() }
+        return TensorKit.dropout(x, p: p, training: true, rng: &rng)
+    }
+
+    /// Every linear layer whose key's last component is a target, with its dotted key.
+    public static func targets(in module: Module, config: LoRAConfig) -> [(String, Linear)] {
+        var out: [(String, Linear)] = []
+        func walk(_ m: Module, _ prefix: String) {
+            for (k, child) in m.namedChildren() {
+                let key = prefix.isEmpty ? k : prefix + "." + k
+                if let l = child as? Linear, config.targetModules.contains(String(k.split(separator: ".").last ?? "")) {
+                    out.append((key, l))
+                } else if !(child is Linear) {
+                    walk(child, key)
+                }
+            }
+        }
+        walk(module, "")
+        return out
+    }
+
+    /// Adds adapters to the target layers, freezes every other parameter, and returns the
+    /// wrapped layer keys.
+    @discardableResult
+    public static func apply(_ config: LoRAConfig, to module: Module, seed: UInt64 = 0) throws -> [String] {
+        let layers = targets(in: module, config: config)
+        guard !layers.isEmpty else { throw LoRAError.noTargets(config.targetModules) }
+        module.freeze()
+        var rng = RNG(seed: seed)
+        for (_, l) in layers {
+            let out = l.weight.shape[0], inF = l.weight.shape[1]
+            let a = Linear(inF, config.rank, bias: false, rng: &rng)   // U(±1/√in) = PEFT's kaiming_uniform(a=√5)
+            let b = Linear(config.rank, out, bias: false, rng: &rng)
+            b.weight = Tensor.zeros([out, config.rank]).requiringGrad()
+            l.loraA = a
+            l.loraB = b
+            l.loraScale = config.alpha / Float(config.rank)
+            l.loraDropout = config.dropout
+        }
+        return layers.map(\.0)
+    }
+
+    /// Folds every adapter into its base weight (W += scale · B A) and removes the adapters.
+    public static func merge(into module: Module) {
+        for (_, l) in targets(in: module, config: LoRAConfig(targetModules: allLinearNames(module))) {
+            guard let a = l.loraA, let b = l.loraB else { continue }
+            let delta = withNoGrad { matmul(b.weight, a.weight) * l.loraScale }
+            let w = l.weight.dtype == .float32 ? l.weight : l.weight.to(.float32)
+            l.weight = withNoGrad { (w + delta).contiguous() }.detach()
+            l.loraA = nil
+            l.loraB = nil
+            l.loraScale = 0
+        }
+    }
+
+    static func allLinearNames(_ module: Module) -> [String] {
+        var names = Set<String>()
+        func walk(_ m: Module) {
+            for (k, c) in m.namedChildren() {
+                if c is Linear { names.insert(String(k.split(separator: ".").last ?? "")) } else { walk(c) }
+            }
+        }
+        walk(module)
+        return Array(names)
+    }
+
+    /// Adapter tensors keyed as PEFT saves them (`base_model.model.` + the module key).
+    public static func adapterState(of module: Module) -> [String: Tensor] {
+        var out: [String: Tensor] = [:]
+        for (k, t) in module.namedParameters() where k.contains(".lora_A.") || k.contains(".lora_B.") {
+            out["base_model.model." + k] = t.detach()
+        }
+        return out
+    }
+}

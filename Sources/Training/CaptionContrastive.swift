@@ -1,0 +1,70 @@
+import Foundation
+import Datasets
+import Evaluation
+import Formats
+import Models
+import NeuralNet
+import TensorKit
+import Tokenizers
+
+/// LLM2Vec's supervised contrastive objective on caption pairs, as LLM2CLIP uses it (stage 1).
+///
+/// For each (short, long) pair a coin picks the direction: the short caption queries for its long
+/// caption (instruction ``shortQueryInstruction``) or the reverse (``longQueryInstruction``);
+/// the negative is the other-side caption of a random other row. Queries are
+/// `"{instruction}; {caption}"` with the instruction attended to but not pooled; documents carry
+/// no instruction. Loss: cross-entropy of 50 · cos(query, [positives; negatives]) against the
+/// query's own positive.
+public enum CaptionContrastive {
+    public static let shortQueryInstruction = "Given a sentence, retrieve a detailed relevant sentence"
+    public static let longQueryInstruction = "Given a detailed sentence, retrieve a short relevant sentence"
+    public static let scale: Float = 50
+
+    /// One training example: texts and the instruction of the query.
+    public struct Triple: Equatable, Sendable {
+        public var query: String
+        public var instruction: String
+        public var positive: String
+        public var negative: String
+    }
+
+    /// Builds the batch's triples (seeded: the same rng state gives the same directions and negatives).
+    public static func triples(_ pairs: [CaptionPair], rng: inout RNG) -> [Triple] {
+        pairs.indices.map { i in
+            let shortQuery = rng.nextFloat() < 0.5
+            var j = pairs.count > 1 ? rng.nextInt(pairs.count - 1) : 0
+            if pairs.count > 1 && j >= i { j += 1 }
+            let p = pairs[i], other = pairs[j]
+            return shortQuery
+                ? Triple(query: p.short, instruction: shortQueryInstruction, positive: p.long, negative: other.long)
+                : Triple(query: p.long, instruction: longQueryInstruction, positive: p.short, negative: other.short)
+        }
+    }
+
+    /// The hard-negative NLL: queries [B, D], positives [B, D], negatives [B, D] (any scale).
+    public static func loss(queries: Tensor, positives: Tensor, negatives: Tensor, scale: Float = CaptionContrastive.scale) -> Tensor {
+        let q = l2Normalize(queries, axis: -1)
+        let docs = l2Normalize(concat([positives, negatives], axis: 0), axis: -1)
+        let scores = matmul(q, docs.transposed()) * scale
+        return crossEntropy(scores, targets: Array(0..<queries.shape[0]))
+    }
+}
+
+extension LLM2VecEncoder {
+    /// Differentiable embeddings of prepared sequences (one padded, bidirectional forward; mean
+    /// over each row's pooled tokens through a pooling matrix), [N, dim].
+    public func embedWithGradient(prepared: [(ids: [Int], pooled: Int)]) -> Tensor {
+        let T = prepared.map(\.ids.count).max() ?? 1
+        let pad = tokenizer.padTokenId ?? 0
+        var ids: [[Int]] = [], mask: [[Int]] = [], weights = [Float](repeating: 0, count: prepared.count * T)
+        for (r, p) in prepared.enumerated() {
+            let padCount = T - p.ids.count
+            ids.append(Array(repeating: pad, count: padCount) + p.ids)
+            mask.append(Array(repeating: 0, count: padCount) + Array(repeating: 1, count: p.ids.count))
+            for t in (T - p.pooled)..<T { weights[r * T + t] = 1 / Float(p.pooled) }
+        }
+        let hidden = model.hiddenStates(ids: ids, attentionMask: mask, direction: .bidirectional)   // [N, T, D]
+        let pool = Tensor(weights, shape: [prepared.count, 1, T])
+        return matmul(pool, hidden).reshape([prepared.count, hidden.shape[2]])
+    }
+}

@@ -1,0 +1,152 @@
+import Foundation
+import Testing
+import Datasets
+import Formats
+import Models
+import NeuralNet
+import TensorKit
+import Tokenizers
+import Training
+
+private let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+
+/// A tiny random Llama sized to the committed Llama-3-style test tokenizer.
+private func tinyEncoder(seed: UInt64 = 1) throws -> LLM2VecEncoder {
+    let tok = try Tokenizers.load(tokenizerJSON: root.appendingPathComponent("Tests/Goldens/tokenizers/llama3-style/tokenizer.json").path)
+    var c = LlamaConfig(vocabSize: tok.vocabularySize, hiddenSize: 32, intermediateSize: 64, layers: 2, heads: 4, kvHeads: 2)
+    c.tieWordEmbeddings = true
+    var rng = RNG(seed: seed)
+    let m = LlamaForCausalLM(c, rng: &rng)
+    m.eval()
+    return LLM2VecEncoder(model: m, tokenizer: tok)
+}
+
+private let pairs = CaptionPairDataset(pairs: (0..<12).map { i in
+    CaptionPair(short: "a \(["red", "blue", "green"][i % 3]) \(["cube", "ball"][i % 2]) number \(i)",
+                long: "a large \(["red", "blue", "green"][i % 3]) \(["cube", "ball"][i % 2]) with \(i) stripes to the left of a small grey ring on a white floor")
+}, origin: "test")
+
+@Suite(.serialized) struct LoRATests {
+    @Test func mergedModelEqualsBasePlusAdapter() throws {
+        let enc = try tinyEncoder()
+        let m = enc.model
+        try LoRA.apply(LoRAConfig(rank: 4, alpha: 8, dropout: 0), to: m, seed: 3)
+        var rng = RNG(seed: 5)
+        for (k, p) in m.namedParameters() where k.contains("lora_B") {
+            p.assign(Tensor.randn(p.shape, rng: &rng) * 0.1)
+        }
+        m.eval()
+        let ids = [[5, 9, 33, 2, 7, 100, 3]]
+        let withAdapter = withNoGrad { m.hiddenStates(ids: ids) }.toArray()
+        LoRA.merge(into: m)
+        #expect(LoRA.adapterState(of: m).isEmpty)
+        let merged = withNoGrad { m.hiddenStates(ids: ids) }.toArray()
+        var worst: Float = 0
+        for (a, b) in zip(withAdapter, merged) { worst = max(worst, abs(a - b)) }
+        #expect(worst < 1e-5, "merged vs adapter: \(worst)")
+    }
+
+    @Test func onlyAdaptersTrainAndTheyRoundTripThroughPEFTLayout() throws {
+        let enc = try tinyEncoder()
+        let names = try LoRA.apply(LoRAConfig(rank: 4, alpha: 8, dropout: 0), to: enc.model)
+        #expect(names.count == 2 * 7)
+        let trainable = enc.model.trainableParameters().map(\.0)
+        #expect(!trainable.isEmpty && trainable.allSatisfy { $0.contains(".lora_A.") || $0.contains(".lora_B.") })
+        var rng = RNG(seed: 9)
+        for (_, p) in enc.model.trainableParameters() { p.assign(Tensor.randn(p.shape, rng: &rng)) }
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("lora-\(getpid())").path
+        try LoRA.saveAdapter(of: enc.model, config: LoRAConfig(rank: 4, alpha: 8, dropout: 0), to: dir)
+        let keys = try SafetensorsFile(path: dir + "/adapter_model.safetensors").names
+        #expect(keys.contains("base_model.model.model.layers.0.self_attn.q_proj.lora_A.weight"))
+        let fresh = try tinyEncoder()
+        try LoRA.loadAdapter(into: fresh.model, from: dir)
+        let ids = [[5, 9, 33, 2]]
+        enc.model.eval(); fresh.model.eval()
+        #expect(withNoGrad { enc.model.hiddenStates(ids: ids) }.toArray() == withNoGrad { fresh.model.hiddenStates(ids: ids) }.toArray())
+    }
+
+    /// Finite differences through the tiny Llama's LoRA weights and the contrastive loss.
+    @Test func gradientCheckThroughLoRAAndContrastiveLoss() throws {
+        let enc = try tinyEncoder()
+        try LoRA.apply(LoRAConfig(rank: 2, alpha: 4, dropout: 0), to: enc.model, seed: 1)
+        var rng = RNG(seed: 2)
+        for (_, p) in enc.model.trainableParameters() { p.assign(Tensor.randn(p.shape, rng: &rng) * 0.3) }
+        enc.model.eval()
+        var trng = RNG(seed: 4)
+        let triples = CaptionContrastive.triples(Array(pairs.pairs.prefix(3)), rng: &trng)
+        let prepared = triples.map { enc.prepare($0.query, instruction: $0.instruction) } + triples.map { enc.prepare($0.positive) }
+            + triples.map { enc.prepare($0.negative) }
+        func loss() -> Tensor {
+            let e = enc.embedWithGradient(prepared: prepared)
+            return CaptionContrastive.loss(queries: e.slice(axis: 0, 0, 3), positives: e.slice(axis: 0, 3, 6), negatives: e.slice(axis: 0, 6, 9))
+        }
+        enc.model.zeroGrad()
+        loss().backward()
+        let params = Dictionary(uniqueKeysWithValues: enc.model.trainableParameters())
+        for key in ["model.layers.0.self_attn.q_proj.lora_A.weight", "model.layers.1.mlp.down_proj.lora_B.weight",
+                    "model.layers.0.self_attn.v_proj.lora_B.weight"] {
+            let p = try #require(params[key])
+            let g = try #require(p.grad).toArray()
+            var r = RNG(seed: 11)
+            for _ in 0..<3 {
+                let i = r.nextInt(p.count), x0 = p.fptr[i], h: Float = 2e-3   // the ×50 cosine makes the loss curve fast
+                p.fptr[i] = x0 + h; let up = Double(withNoGrad { loss() }.item())
+                p.fptr[i] = x0 - h; let dn = Double(withNoGrad { loss() }.item())
+                p.fptr[i] = x0
+                let numeric = Float((up - dn) / (2 * Double(h)))
+                #expect(abs(numeric - g[i]) <= 3e-2 * max(abs(numeric), abs(g[i])) + 2e-3, "\(key)[\(i)] analytic \(g[i]) numeric \(numeric)")
+            }
+        }
+    }
+}
+
+@Suite(.serialized) struct TextTrainerTests {
+    private func config(steps: Int) -> TextTrainingConfig {
+        var c = TextTrainingConfig()
+        c.steps = steps
+        c.batchSize = 4
+        c.warmupSteps = 2
+        c.evalEvery = 0
+        c.checkpointEvery = 3
+        c.lora = LoRAConfig(rank: 4, alpha: 8, dropout: 0.05)
+        c.seed = 7
+        return c
+    }
+
+    /// Three steps, a checkpoint, a fresh process-like restart and three more steps equal six
+    /// uninterrupted steps.
+    @Test func resumeEqualsUninterrupted() throws {
+        let base = FileManager.default.temporaryDirectory.appendingPathComponent("trainer-\(getpid())").path
+        try? FileManager.default.removeItem(atPath: base)
+        let straight = try TextTrainer(encoder: try tinyEncoder(), pairs: pairs, heldOut: nil, config: config(steps: 6), directory: base + "/a")
+        try straight.run()
+        var c3 = config(steps: 6)
+        c3.checkpointEvery = 3
+        let first = try TextTrainer(encoder: try tinyEncoder(), pairs: pairs, heldOut: nil, config: c3, directory: base + "/b")
+        for _ in 0..<3 { _ = first.trainStep() }
+        try first.saveCheckpoint()
+        let resumed = try TextTrainer(encoder: try tinyEncoder(), pairs: pairs, heldOut: nil, config: c3, directory: base + "/b")
+        #expect(resumed.step == 3)
+        try resumed.run()
+        let a = straight.encoder.model.trainableParameters(), b = resumed.encoder.model.trainableParameters()
+        #expect(a.map(\.0) == b.map(\.0))
+        for ((k, x), (_, y)) in zip(a, b) { #expect(x.toArray() == y.toArray(), "\(k)") }
+    }
+
+    @Test func lossGoesDownOnASmallSet() throws {
+        var c = config(steps: 12)
+        c.learningRate = 5e-3
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("trainer-loss-\(getpid())").path
+        try? FileManager.default.removeItem(atPath: dir)
+        let t = try TextTrainer(encoder: try tinyEncoder(), pairs: pairs, heldOut: pairs, config: c, directory: dir)
+        var losses: [Double] = [], cra: [Double] = []
+        try t.run { r in
+            if let l = r.loss { losses.append(l) }
+            if let s = r.craShortToLong, let l = r.craLongToShort { cra.append((s + l) / 2) }
+        }
+        #expect(losses.count == 12 && cra.count == 2)
+        let early = losses.prefix(3).reduce(0, +) / 3, late = losses.suffix(3).reduce(0, +) / 3
+        #expect(late < early, "loss \(early) → \(late)")
+        #expect(FileManager.default.fileExists(atPath: dir + "/metrics.jsonl"))
+    }
+}
