@@ -11,7 +11,9 @@ with_deps=(transformers==5.24.0 tokenizers==0.23.3 safetensors==0.8.0 gguf==0.19
            scikit-learn==1.7.2 pillow==12.3.0)
 # Installed alone: their declared dependencies (torchvision, scikit-learn, scipy) are heavy and
 # the parts used here (open_clip's tokenizer, sentence-transformers' pipeline) do not need them.
-no_deps=(sentence-transformers==6.2.0 open_clip_torch==3.2.0)
+# peft imports accelerate at import time; accelerate's psutil import is lazy (device maps and
+# multi-process launch only), so neither psutil nor the rest of their dependencies is installed.
+no_deps=(sentence-transformers==6.2.0 open_clip_torch==3.2.0 peft==0.21.2 accelerate==1.15.0)
 # torchvision's PyPI wheel is a CUDA build whose compiled ops do not load against the CPU torch,
 # and transformers imports any torchvision it can find. It goes to its own folder, off
 # PYTHONPATH; scripts/make_goldens_images.py loads its pure-Python transforms from there.

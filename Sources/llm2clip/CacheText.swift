@@ -25,7 +25,7 @@ func readCaptionTexts(_ path: String) throws -> (texts: [(key: String, text: Str
     }
     if path.hasSuffix(".tar") { return (CaptionKey.texts(of: try ImageTextDataset.readWebDataset(shards: [path])), "web-dataset") }
     // A caption-pair file has short/long fields and no image field.
-    let firstLine = ((try? String(contentsOfFile: path, encoding: .utf8)) ?? "").split(separator: "\n").first.map(String.init) ?? ""
+    let firstLine = ((try? String(contentsOfFile: path, encoding: .utf8)) ?? "").split(whereSeparator: \.isNewline).first.map(String.init) ?? ""
     if !firstLine.contains("image") && firstLine.contains("short_caption") {
         return (CaptionKey.texts(of: try CaptionPairDataset.read(path)), "caption pairs")
     }

@@ -3,6 +3,7 @@ import Testing
 import Formats
 import Models
 import TensorKit
+import Tokenizers
 
 /// The real SmolLM2-135M-Instruct GGUF (Q4_1 weights, Q8_0 embeddings) against the reference
 /// values of an independent forward pass (../shared/docs/assets.md) and transformers.
@@ -41,4 +42,19 @@ import TensorKit
         let expected = try #require(golden["greedy_ids"] as? [Int])
         #expect(out == expected)
     }
+}
+
+/// The GGUF tokenizer exported as tokenizer.json (for merged fine-tuned models) tokenises like the original.
+@Test func ggufTokenizerExportsToAnEquivalentTokenizerJSON() throws {
+    let gguf = try GGUFFile(path: try asset("smollm2/SmolLM2-135M-Instruct.Q4_1.gguf"))
+    let dir = FileManager.default.temporaryDirectory.appendingPathComponent("tok-export-\(getpid())").path
+    try TokenizerExport.writeHuggingFaceFiles(from: gguf, to: dir)
+    let original = try Tokenizers.load(gguf: gguf), exported = try Tokenizers.load(folder: dir)
+    let corpus = try JSONSerialization.jsonObject(with: Data(contentsOf: packageRoot.appendingPathComponent("Tests/Goldens/tokenizers/corpus.json")))
+    let texts = (corpus as? [String: Any])?["strings"] as? [String] ?? []
+    #expect(texts.count > 20)
+    for t in texts + ["<|im_start|>user\nat  27 people<|im_end|>"] {
+        #expect(exported.encode(t, addSpecialTokens: true) == original.encode(t, addSpecialTokens: true), "\(t.prefix(30))")
+    }
+    #expect(exported.eosTokenId == original.eosTokenId)
 }
