@@ -4,7 +4,8 @@
     python3 bench/compare.py engine [--rounds 3] [--threads 2] [--json] [--binary .build/release/llm2clip]
 
 Rounds alternate A B A B ...: A = `BINARY bench <suite> --json --threads T`,
-B = `python3 bench/torch_<suite>.py --json --threads T`. Both print one JSON
+B = `python3 bench/torch_<suite>.py --json --threads T` (dashes in the suite name become
+underscores in the file name). Both print one JSON
 object {"suite","impl","threads","rows":[{"name","ms","gflop"}]} (ours also has
 "peak_gflops": the measured FMA peak for T threads). For each row the median
 over rounds of each side's per-run median is reported.
@@ -51,7 +52,7 @@ def main(argv=None):
     ap.add_argument("--python", default=sys.executable or "python3", help="interpreter for the torch script")
     args = ap.parse_args(argv)
 
-    torch_script = os.path.join(HERE, f"torch_{args.suite}.py")
+    torch_script = os.path.join(HERE, f"torch_{args.suite.replace('-', '_')}.py")
     if not os.path.exists(torch_script):
         raise SystemExit(f"missing {torch_script}")
     binary = args.binary if os.path.isabs(args.binary) else os.path.join(REPO, args.binary)

@@ -16,6 +16,7 @@ public final class Linear: Module {
     /// alpha / r of the adapter.
     public internal(set) var loraScale: Float = 0
     public var loraDropout: Float = 0
+    public var loraDropoutSource: DropoutSource?
 
     public init(_ inFeatures: Int, _ outFeatures: Int, bias: Bool = true, rng: inout RNG) {
         super.init()
@@ -28,7 +29,7 @@ public final class Linear: Module {
     public func callAsFunction(_ x: Tensor) -> Tensor {
         let y = linear(x, weight: weight, bias: bias)
         guard let a = loraA, let b = loraB else { return y }
-        let xin = training && loraDropout > 0 ? LoRA.dropout(x, p: loraDropout) : x
+        let xin = training && loraDropout > 0 ? (loraDropoutSource ?? DropoutSource(seed: 0)).dropout(x, p: loraDropout) : x
         return y + linear(linear(xin, weight: a.weight, bias: nil), weight: b.weight, bias: nil) * loraScale
     }
 }

@@ -42,18 +42,23 @@ public enum LoRAError: Error, CustomStringConvertible {
     }
 }
 
-public enum LoRA {
-    private static let lock = NSLock()
-    nonisolated(unsafe) private static var rng = RNG(seed: 0x10_4A)
-
-    /// Seeds the generator used by LoRA dropout.
-    public static func seedDropout(_ seed: UInt64) {
-        lock.lock(); rng = RNG(seed: seed); lock.unlock()
-    }
-
-    static func dropout(_ x: Tensor, p: Float) -> Tensor {
+/// The random generator behind the LoRA dropout of one model (shared by its adapted layers,
+/// so that a model's masks depend only on its own seed).
+public final class DropoutSource: @unchecked Sendable {
+    private let lock = NSLock()
+    private var rng: RNG
+    public init(seed: UInt64) { rng = RNG(seed: seed) }
+    public func reseed(_ seed: UInt64) { lock.lock(); rng = RNG(seed: seed); lock.unlock() }
+    func dropout(_ x: Tensor, p: Float) -> Tensor {
         lock.lock(); defer { lock.unlock() }
         return TensorKit.dropout(x, p: p, training: true, rng: &rng)
+    }
+}
+
+public enum LoRA {
+    /// Reseeds the dropout generator of `module`'s adapters.
+    public static func seedDropout(of module: Module, _ seed: UInt64) {
+        for (_, l) in targets(in: module, config: LoRAConfig(targetModules: allLinearNames(module))) { l.loraDropoutSource?.reseed(seed) }
     }
 
     /// Every linear layer whose key's last component is a target, with its dotted key.
@@ -81,6 +86,7 @@ public enum LoRA {
         guard !layers.isEmpty else { throw LoRAError.noTargets(config.targetModules) }
         module.freeze()
         var rng = RNG(seed: seed)
+        let source = DropoutSource(seed: seed &+ 1)
         for (_, l) in layers {
             let out = l.weight.shape[0], inF = l.weight.shape[1]
             let a = Linear(inF, config.rank, bias: false, rng: &rng)   // U(±1/√in) = PEFT's kaiming_uniform(a=√5)
@@ -90,6 +96,7 @@ public enum LoRA {
             l.loraB = b
             l.loraScale = config.alpha / Float(config.rank)
             l.loraDropout = config.dropout
+            l.loraDropoutSource = source
         }
         return layers.map(\.0)
     }

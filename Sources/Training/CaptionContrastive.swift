@@ -50,6 +50,50 @@ public enum CaptionContrastive {
     }
 }
 
+extension CaptionContrastive {
+    /// Computes the contrastive loss of (queries, positives, negatives) and accumulates its
+    /// gradients into the encoder's trainable parameters; returns the loss.
+    ///
+    /// With `microBatch` > 0 the activation memory is that of `microBatch` sequences, whatever
+    /// the batch (cached-embedding gradient accumulation): every embedding is first computed
+    /// without a graph; the loss's gradient with respect to each embedding is taken; then each
+    /// micro-batch is re-run with a graph and back-propagated from its slice of that gradient.
+    /// Dropout masks are re-drawn identically in both passes (the dropout generator is reseeded
+    /// per micro-batch from `dropoutSeed`). Without dropout the gradients equal one big batch's;
+    /// with dropout they equal it in expectation (masks are drawn per micro-batch).
+    @discardableResult
+    public static func accumulateGradients(encoder: LLM2VecEncoder, queries: [(ids: [Int], pooled: Int)],
+                                           positives: [(ids: [Int], pooled: Int)], negatives: [(ids: [Int], pooled: Int)],
+                                           microBatch: Int, dropoutSeed: UInt64) -> Float {
+        let all = queries + positives + negatives, B = queries.count
+        func lossOf(_ e: Tensor) -> Tensor {
+            loss(queries: e.slice(axis: 0, 0, B), positives: e.slice(axis: 0, B, 2 * B), negatives: e.slice(axis: 0, 2 * B, 3 * B))
+        }
+        let chunk = microBatch > 0 ? microBatch : all.count
+        let starts = Array(stride(from: 0, to: all.count, by: chunk))
+        func embedChunk(_ k: Int) -> Tensor {
+            LoRA.seedDropout(of: encoder.model, dropoutSeed &+ UInt64(k) &* 0x9E37_79B9)
+            return encoder.embedWithGradient(prepared: Array(all[starts[k]..<min(all.count, starts[k] + chunk)]))
+        }
+        if starts.count == 1 {
+            let l = lossOf(embedChunk(0))
+            l.backward()
+            return l.item()
+        }
+        // Pass 1: embeddings without a graph, then their gradients from the loss.
+        let cached = withNoGrad { concat(starts.indices.map { embedChunk($0) }, axis: 0) }.requiringGrad()
+        let l = lossOf(cached)
+        l.backward()
+        let g = cached.grad!
+        // Pass 2: each micro-batch with a graph, seeded by its slice of the embedding gradient.
+        for k in starts.indices {
+            let e = embedChunk(k)
+            e.backward(g.slice(axis: 0, starts[k], starts[k] + e.shape[0]).contiguous())
+        }
+        return l.item()
+    }
+}
+
 extension LLM2VecEncoder {
     /// Differentiable embeddings of prepared sequences (one padded, bidirectional forward; mean
     /// over each row's pooled tokens through a pooling matrix), [N, dim].

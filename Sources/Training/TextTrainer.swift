@@ -25,6 +25,10 @@ public struct TextTrainingConfig: Codable, Equatable, Sendable {
     public var checkpointEvery = 50
     /// Longest wrapped caption in tokens (the reference uses 512; shorter is faster on a CPU).
     public var maxLength = 512
+    /// Sequences per forward pass with a graph (cached-embedding accumulation): all embeddings
+    /// of a step are computed without a graph, the loss gives their gradients, then each micro-
+    /// batch is re-run with its slice of those gradients. 0 runs the whole batch at once.
+    public var microBatch = 0
     public init() {}
 }
 
@@ -94,24 +98,21 @@ public final class TextTrainer {
     /// One optimisation step; returns (loss, grad norm).
     public func trainStep() -> (loss: Float, gradNorm: Float) {
         var rng = RNG(seed: TextTrainer.mix(config.seed, step))
-        LoRA.seedDropout(TextTrainer.mix(config.seed &+ 1, step))
+        LoRA.seedDropout(of: encoder.model, TextTrainer.mix(config.seed &+ 1, step))
         let triples = CaptionContrastive.triples(batch(at: step), rng: &rng)
         encoder.instructionSeparator = "; "
         encoder.model.train()
         let q = triples.map { encoder.prepare($0.query, instruction: $0.instruction) }
         let p = triples.map { encoder.prepare($0.positive) }, n = triples.map { encoder.prepare($0.negative) }
-        let e = encoder.embedWithGradient(prepared: q + p + n)
-        let B = triples.count
-        let loss = CaptionContrastive.loss(queries: e.slice(axis: 0, 0, B), positives: e.slice(axis: 0, B, 2 * B),
-                                           negatives: e.slice(axis: 0, 2 * B, 3 * B))
         optimizer.zeroGrad()
-        loss.backward()
+        let loss = CaptionContrastive.accumulateGradients(encoder: encoder, queries: q, positives: p, negatives: n,
+                                                          microBatch: config.microBatch, dropoutSeed: TextTrainer.mix(config.seed &+ 1, step))
         let norm = clipGradNorm(trainable.map(\.1), maxNorm: config.maxGradNorm)
         optimizer.learningRate = schedule.rate(at: step)
         optimizer.step()
         step += 1
         encoder.model.eval()
-        return (loss.item(), norm)
+        return (loss, norm)
     }
 
     /// Caption-retrieval accuracy of the current model on the held-out pairs.

@@ -4,11 +4,12 @@ import Foundation
 import NeuralNet
 import TensorKit
 import Models
+import Training
 
 struct Bench: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Time the engine's workloads (the PyTorch counterpart is bench/torch_engine.py; bench/compare.py runs both).",
-        subcommands: [BenchEngine.self, BenchText.self, BenchVision.self]
+        subcommands: [BenchEngine.self, BenchText.self, BenchVision.self, BenchTrainText.self]
     )
 }
 
@@ -250,6 +251,62 @@ struct BenchVision: ParsableCommand {
             print(String(decoding: data, as: UTF8.self))
         } else {
             print(String(format: "%-36@ %10.1f ms  %7.1f images/s  %7.1f GFLOP/s", name as NSString, ms, Double(B) / (ms / 1e3), gflop / (ms / 1e3)))
+        }
+    }
+}
+
+struct BenchTrainText: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "train-text",
+        abstract: "One stage-1 training step of SmolLM2-135M with LoRA on 32 captions of ~64 tokens (PyTorch side: bench/torch_train_text.py)."
+    )
+
+    @Option(help: "Threads for the engine's kernels.") var threads = 2
+    @Option(help: "Timed steps (median reported).") var reps = 3
+    @Option(help: "Untimed warm-up steps.") var warmup = 1
+    @Option(help: "The SmolLM2 GGUF file.") var model = ".cache/assets/smollm2/SmolLM2-135M-Instruct.Q4_1.gguf"
+    @Option(help: "One caption per line.") var captions = "bench/captions.txt"
+    @Flag(help: "Print one JSON object instead of a table.") var json = false
+
+    func run() throws {
+        Engine.threads = threads
+        guard FileManager.default.fileExists(atPath: model) else { throw ValidationError("missing \(model): run `bash scripts/assets.sh smollm2`") }
+        guard let text = FileManager.default.contents(atPath: captions) else { throw ValidationError("cannot read \(captions)") }
+        let lines = String(decoding: text, as: UTF8.self).split(whereSeparator: \.isNewline).map(String.init)
+            .filter { !$0.trimmingCharacters(in: .whitespaces).isEmpty }
+        guard case .decoder(let llm, let tok) = try TextModel.load(path: model) else { throw ValidationError("\(model) is not a decoder LLM") }
+        let encoder = LLM2VecEncoder(model: llm, tokenizer: tok, template: .chatML)
+        // The 32 captions whose wrapped length is closest to 64 tokens, in file order (as the torch side).
+        let prepared = lines.map { encoder.prepare($0) }
+        let chosen = prepared.indices.sorted { (abs(prepared[$0].ids.count - 64), $0) < (abs(prepared[$1].ids.count - 64), $1) }
+            .prefix(32).sorted()
+        let batch = chosen.map { prepared[$0] }
+        let tokens = batch.reduce(0) { $0 + $1.ids.count }
+        try LoRA.apply(LoRAConfig(rank: 16, alpha: 32, dropout: 0.05), to: llm, seed: 0)
+        let params = llm.trainableParameters().map(\.1)
+        let opt = AdamW(groups: [ParamGroup(params: params)], learningRate: 2e-4, weightDecay: 0)
+        llm.train()
+        let base = llm.namedParameters().filter { !$0.0.contains("embed_tokens") && !$0.0.contains("lora_") }.reduce(0) { $0 + $1.1.count }
+        let gflop = 3.0 * 2.0 * Double(base) * Double(tokens) / 1e9
+        let name = "smollm2-lora-train-step-32x64"
+        let w = Workload(name: name, gflop: gflop) {
+            {
+                let e = encoder.embedWithGradient(prepared: batch)
+                let q = l2Normalize(e.slice(axis: 0, 0, 16), axis: -1), p = l2Normalize(e.slice(axis: 0, 16, 32), axis: -1)
+                let loss = crossEntropy(matmul(q, p.transposed()) * 50, targets: Array(0..<16))
+                loss.backward()
+                opt.step()
+                opt.zeroGrad()
+            }
+        }
+        let ms = w.time(warmup: warmup, reps: reps)
+        if json {
+            let obj: [String: Any] = ["suite": "train-text", "impl": "swift", "threads": threads, "kernels": Engine.kernelISA,
+                                      "rows": [["name": name, "ms": ms, "gflop": gflop, "tokens": tokens]]]
+            let data = try JSONSerialization.data(withJSONObject: obj, options: [.sortedKeys])
+            print(String(decoding: data, as: UTF8.self))
+        } else {
+            print(String(format: "%-36@ %10.1f ms  %7.1f GFLOP/s  (%d tokens)", name as NSString, ms, gflop / (ms / 1e3), tokens))
         }
     }
 }
