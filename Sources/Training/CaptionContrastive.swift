@@ -70,25 +70,30 @@ extension CaptionContrastive {
             loss(queries: e.slice(axis: 0, 0, B), positives: e.slice(axis: 0, B, 2 * B), negatives: e.slice(axis: 0, 2 * B, 3 * B))
         }
         let chunk = microBatch > 0 ? microBatch : all.count
-        let starts = Array(stride(from: 0, to: all.count, by: chunk))
-        func embedChunk(_ k: Int) -> Tensor {
-            LoRA.seedDropout(of: encoder.model, dropoutSeed &+ UInt64(k) &* 0x9E37_79B9)
-            return encoder.embedWithGradient(prepared: Array(all[starts[k]..<min(all.count, starts[k] + chunk)]))
-        }
-        if starts.count == 1 {
-            let l = lossOf(embedChunk(0))
+        if chunk >= all.count {
+            LoRA.seedDropout(of: encoder.model, dropoutSeed)
+            let l = lossOf(encoder.embedWithGradient(prepared: all))
             l.backward()
             return l.item()
         }
-        // Pass 1: embeddings without a graph, then their gradients from the loss.
-        let cached = withNoGrad { concat(starts.indices.map { embedChunk($0) }, axis: 0) }.requiringGrad()
+        // Micro-batches of similar lengths (less padding); `order` lists sequences by length.
+        let order = all.indices.sorted { (all[$0].ids.count, $0) < (all[$1].ids.count, $1) }
+        let groups = stride(from: 0, to: order.count, by: chunk).map { Array(order[$0..<min(order.count, $0 + chunk)]) }
+        func embedGroup(_ k: Int) -> Tensor {
+            LoRA.seedDropout(of: encoder.model, dropoutSeed &+ UInt64(k) &* 0x9E37_79B9)
+            return encoder.embedWithGradient(prepared: groups[k].map { all[$0] })
+        }
+        // Pass 1: embeddings without a graph (back in batch order), then their gradients from the loss.
+        var inverse = [Int](repeating: 0, count: order.count)
+        for (pos, i) in order.enumerated() { inverse[i] = pos }
+        let sorted = withNoGrad { concat(groups.indices.map { embedGroup($0) }, axis: 0) }
+        let cached = indexSelect(sorted, axis: 0, indices: inverse).detach().requiringGrad()
         let l = lossOf(cached)
         l.backward()
         let g = cached.grad!
-        // Pass 2: each micro-batch with a graph, seeded by its slice of the embedding gradient.
-        for k in starts.indices {
-            let e = embedChunk(k)
-            e.backward(g.slice(axis: 0, starts[k], starts[k] + e.shape[0]).contiguous())
+        // Pass 2: each micro-batch with a graph, seeded by its rows of the embedding gradient.
+        for k in groups.indices {
+            embedGroup(k).backward(indexSelect(g, axis: 0, indices: groups[k]).contiguous())
         }
         return l.item()
     }
