@@ -101,33 +101,31 @@ public final class LLM2VecEncoder {
             var end = start + 1
             while end < order.count, end - start < maxBatch, (end - start + 1) * longest <= tokensPerBatch { end += 1 }
             let members = Array(order[start..<end])
-            var ids: [[Int]] = [], mask: [[Int]] = []
-            let pad = tokenizer.padTokenId ?? 0
-            for i in members {
-                let row = prepared[i].ids
-                let padCount = longest - row.count
-                ids.append(Array(repeating: pad, count: padCount) + row)
-                mask.append(Array(repeating: 0, count: padCount) + Array(repeating: 1, count: row.count))
-            }
-            let hidden = withNoGrad {
-                model.hiddenStates(ids: ids, attentionMask: mask, direction: .bidirectional)
-            }
-            let h = hidden.fptr
-            for (r, i) in members.enumerated() {
-                let k = prepared[i].pooled
-                let dst = out.fptr + i * d
-                // Left padding: the pooled tokens are the last k positions of the row.
-                for t in (longest - k)..<longest {
-                    let src = h + (r * longest + t) * d
-                    for j in 0..<d { dst[j] += src[j] }
-                }
-                let inv = 1 / Float(k)
-                for j in 0..<d { dst[j] *= inv }
+            let pooled = withNoGrad { embedWithGradient(prepared: members.map { prepared[$0] }) }
+            withExtendedLifetime(pooled) {
+                for (r, i) in members.enumerated() { (out.fptr + i * d).update(from: pooled.fptr + r * d, count: d) }
             }
             done += members.count
             progress?(done, n)
             start = end
         }
         return out
+    }
+
+    /// Differentiable embeddings of prepared sequences (one padded, bidirectional forward; mean
+    /// over each row's pooled tokens through a pooling matrix), [N, dim].
+    public func embedWithGradient(prepared: [(ids: [Int], pooled: Int)]) -> Tensor {
+        let T = prepared.map(\.ids.count).max() ?? 1
+        let pad = tokenizer.padTokenId ?? 0
+        var ids: [[Int]] = [], mask: [[Int]] = [], weights = [Float](repeating: 0, count: prepared.count * T)
+        for (r, p) in prepared.enumerated() {
+            let padCount = T - p.ids.count
+            ids.append(Array(repeating: pad, count: padCount) + p.ids)
+            mask.append(Array(repeating: 0, count: padCount) + Array(repeating: 1, count: p.ids.count))
+            for t in (T - p.pooled)..<T { weights[r * T + t] = 1 / Float(p.pooled) }
+        }
+        let hidden = model.hiddenStates(ids: ids, attentionMask: mask, direction: .bidirectional)   // [N, T, D]
+        let pool = Tensor(weights, shape: [prepared.count, 1, T])
+        return matmul(pool, hidden).reshape([prepared.count, hidden.shape[2]])
     }
 }

@@ -98,22 +98,3 @@ extension CaptionContrastive {
         return l.item()
     }
 }
-
-extension LLM2VecEncoder {
-    /// Differentiable embeddings of prepared sequences (one padded, bidirectional forward; mean
-    /// over each row's pooled tokens through a pooling matrix), [N, dim].
-    public func embedWithGradient(prepared: [(ids: [Int], pooled: Int)]) -> Tensor {
-        let T = prepared.map(\.ids.count).max() ?? 1
-        let pad = tokenizer.padTokenId ?? 0
-        var ids: [[Int]] = [], mask: [[Int]] = [], weights = [Float](repeating: 0, count: prepared.count * T)
-        for (r, p) in prepared.enumerated() {
-            let padCount = T - p.ids.count
-            ids.append(Array(repeating: pad, count: padCount) + p.ids)
-            mask.append(Array(repeating: 0, count: padCount) + Array(repeating: 1, count: p.ids.count))
-            for t in (T - p.pooled)..<T { weights[r * T + t] = 1 / Float(p.pooled) }
-        }
-        let hidden = model.hiddenStates(ids: ids, attentionMask: mask, direction: .bidirectional)   // [N, T, D]
-        let pool = Tensor(weights, shape: [prepared.count, 1, T])
-        return matmul(pool, hidden).reshape([prepared.count, hidden.shape[2]])
-    }
-}

@@ -4,6 +4,7 @@ import Foundation
 import NeuralNet
 import TensorKit
 import Models
+import Tokenizers
 import Training
 
 struct Bench: ParsableCommand {
@@ -41,10 +42,7 @@ struct BenchEngine: ParsableCommand {
             }
         }
         if json {
-            let obj: [String: Any] = ["suite": "engine", "impl": "swift", "threads": threads, "peak_gflops": peak,
-                                      "kernels": Engine.kernelISA, "rows": rows]
-            let data = try JSONSerialization.data(withJSONObject: obj, options: [.sortedKeys])
-            print(String(decoding: data, as: UTF8.self))
+            try printBenchJSON(suite: "engine", threads: threads, rows: rows, extra: ["peak_gflops": peak])
         }
     }
 }
@@ -187,13 +185,7 @@ struct BenchText: ParsableCommand {
 
     func run() throws {
         Engine.threads = threads
-        guard FileManager.default.fileExists(atPath: model) else {
-            throw ValidationError("missing \(model): run `bash scripts/assets.sh smollm2`")
-        }
-        guard let text = FileManager.default.contents(atPath: captions) else { throw ValidationError("cannot read \(captions)") }
-        let lines = String(decoding: text, as: UTF8.self).split(whereSeparator: \.isNewline).map(String.init)
-            .filter { !$0.trimmingCharacters(in: .whitespaces).isEmpty }
-        guard case .decoder(let llm, let tok) = try TextModel.load(path: model) else { throw ValidationError("\(model) is not a decoder LLM") }
+        let (llm, tok, lines) = try loadBenchLLM(model: model, captions: captions)
         let encoder = LLM2VecEncoder(model: llm, tokenizer: tok, template: .chatML)
         encoder.maxBatch = batch
         encoder.tokensPerBatch = Int.max
@@ -205,10 +197,7 @@ struct BenchText: ParsableCommand {
         let w = Workload(name: name, gflop: gflop) { { _ = encoder.embed(prepared: prepared) } }
         let ms = w.time(warmup: warmup, reps: reps)
         if json {
-            let obj: [String: Any] = ["suite": "text", "impl": "swift", "threads": threads, "kernels": Engine.kernelISA,
-                                      "rows": [["name": name, "ms": ms, "gflop": gflop, "tokens": tokens]]]
-            let data = try JSONSerialization.data(withJSONObject: obj, options: [.sortedKeys])
-            print(String(decoding: data, as: UTF8.self))
+            try printBenchJSON(suite: "text", threads: threads, rows: [["name": name, "ms": ms, "gflop": gflop, "tokens": tokens]])
         } else {
             print(String(format: "%-36@ %10.1f ms  %9.1f tokens/s  %7.1f GFLOP/s  (%d tokens)", name as NSString, ms,
                          Double(tokens) / (ms / 1e3), gflop / (ms / 1e3), tokens))
@@ -245,10 +234,7 @@ struct BenchVision: ParsableCommand {
         let w = Workload(name: name, gflop: gflop) { { _ = withNoGrad { tower.embed(pixels) } } }
         let ms = w.time(warmup: warmup, reps: reps)
         if json {
-            let obj: [String: Any] = ["suite": "vision", "impl": "swift", "threads": threads, "kernels": Engine.kernelISA,
-                                      "rows": [["name": name, "ms": ms, "gflop": gflop, "images": B]]]
-            let data = try JSONSerialization.data(withJSONObject: obj, options: [.sortedKeys])
-            print(String(decoding: data, as: UTF8.self))
+            try printBenchJSON(suite: "vision", threads: threads, rows: [["name": name, "ms": ms, "gflop": gflop, "images": B]])
         } else {
             print(String(format: "%-36@ %10.1f ms  %7.1f images/s  %7.1f GFLOP/s", name as NSString, ms, Double(B) / (ms / 1e3), gflop / (ms / 1e3)))
         }
@@ -270,11 +256,7 @@ struct BenchTrainText: ParsableCommand {
 
     func run() throws {
         Engine.threads = threads
-        guard FileManager.default.fileExists(atPath: model) else { throw ValidationError("missing \(model): run `bash scripts/assets.sh smollm2`") }
-        guard let text = FileManager.default.contents(atPath: captions) else { throw ValidationError("cannot read \(captions)") }
-        let lines = String(decoding: text, as: UTF8.self).split(whereSeparator: \.isNewline).map(String.init)
-            .filter { !$0.trimmingCharacters(in: .whitespaces).isEmpty }
-        guard case .decoder(let llm, let tok) = try TextModel.load(path: model) else { throw ValidationError("\(model) is not a decoder LLM") }
+        let (llm, tok, lines) = try loadBenchLLM(model: model, captions: captions)
         let encoder = LLM2VecEncoder(model: llm, tokenizer: tok, template: .chatML)
         // The 32 captions whose wrapped length is closest to 64 tokens, in file order (as the torch side).
         let prepared = lines.map { encoder.prepare($0) }
@@ -301,12 +283,27 @@ struct BenchTrainText: ParsableCommand {
         }
         let ms = w.time(warmup: warmup, reps: reps)
         if json {
-            let obj: [String: Any] = ["suite": "train-text", "impl": "swift", "threads": threads, "kernels": Engine.kernelISA,
-                                      "rows": [["name": name, "ms": ms, "gflop": gflop, "tokens": tokens]]]
-            let data = try JSONSerialization.data(withJSONObject: obj, options: [.sortedKeys])
-            print(String(decoding: data, as: UTF8.self))
+            try printBenchJSON(suite: "train-text", threads: threads, rows: [["name": name, "ms": ms, "gflop": gflop, "tokens": tokens]])
         } else {
             print(String(format: "%-36@ %10.1f ms  %7.1f GFLOP/s  (%d tokens)", name as NSString, ms, gflop / (ms / 1e3), tokens))
         }
     }
+}
+
+/// The decoder LLM and the caption lines the text benchmarks share.
+func loadBenchLLM(model: String, captions: String) throws -> (LlamaForCausalLM, any TextTokenizer, [String]) {
+    guard FileManager.default.fileExists(atPath: model) else { throw ValidationError("missing \(model): run `bash scripts/assets.sh smollm2`") }
+    guard let text = FileManager.default.contents(atPath: captions) else { throw ValidationError("cannot read \(captions)") }
+    let lines = String(decoding: text, as: UTF8.self).split(whereSeparator: \.isNewline).map(String.init)
+        .filter { !$0.trimmingCharacters(in: .whitespaces).isEmpty }
+    guard case .decoder(let llm, let tok) = try TextModel.load(path: model) else { throw ValidationError("\(model) is not a decoder LLM") }
+    return (llm, tok, lines)
+}
+
+/// The one-line JSON object `bench/compare.py` reads.
+func printBenchJSON(suite: String, threads: Int, rows: [[String: Any]], extra: [String: Any] = [:]) throws {
+    var obj: [String: Any] = ["suite": suite, "impl": "swift", "threads": threads, "kernels": Engine.kernelISA, "rows": rows]
+    obj.merge(extra) { _, new in new }
+    let data = try JSONSerialization.data(withJSONObject: obj, options: [.sortedKeys])
+    print(String(decoding: data, as: UTF8.self))
 }

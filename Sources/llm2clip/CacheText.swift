@@ -4,34 +4,6 @@ import Formats
 import Foundation
 import Models
 
-/// Reads the captions of a data set given on the command line: a manifest (.jsonl/.csv), a
-/// caption-pair file, web-dataset tar shards, or a folder holding one of them.
-func readCaptionTexts(_ path: String) throws -> (texts: [(key: String, text: String)], kind: String) {
-    var isDir: ObjCBool = false
-    guard FileManager.default.fileExists(atPath: path, isDirectory: &isDir) else {
-        throw ValidationError("--data \(path): no such file or folder")
-    }
-    if isDir.boolValue {
-        let names = ((try? FileManager.default.contentsOfDirectory(atPath: path)) ?? []).sorted()
-        for m in ["manifest.jsonl", "manifest.csv"] where names.contains(m) {
-            return try readCaptionTexts((path as NSString).appendingPathComponent(m))
-        }
-        let tars = names.filter { $0.hasSuffix(".tar") }.map { (path as NSString).appendingPathComponent($0) }
-        if !tars.isEmpty {
-            return (CaptionKey.texts(of: try ImageTextDataset.readWebDataset(shards: tars)), "web-dataset (\(tars.count) shards)")
-        }
-        if names.contains("pairs.csv") { return try readCaptionTexts((path as NSString).appendingPathComponent("pairs.csv")) }
-        throw ValidationError("--data \(path): no manifest.jsonl, manifest.csv, *.tar or pairs.csv inside")
-    }
-    if path.hasSuffix(".tar") { return (CaptionKey.texts(of: try ImageTextDataset.readWebDataset(shards: [path])), "web-dataset") }
-    // A caption-pair file has short/long fields and no image field.
-    let firstLine = ((try? String(contentsOfFile: path, encoding: .utf8)) ?? "").split(whereSeparator: \.isNewline).first.map(String.init) ?? ""
-    if !firstLine.contains("image") && firstLine.contains("short_caption") {
-        return (CaptionKey.texts(of: try CaptionPairDataset.read(path)), "caption pairs")
-    }
-    return (CaptionKey.texts(of: try ImageTextDataset.readManifest(path, checkImages: false)), "manifest")
-}
-
 struct CacheText: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "cache-text",
@@ -52,7 +24,8 @@ struct CacheText: ParsableCommand {
     @Option(help: "Vectors per shard file.") var shardSize = 4096
 
     func run() throws {
-        let (texts, kind) = try readCaptionTexts(data)
+        let source = try CaptionData.read(data, checkImages: false)
+        let texts = source.texts, kind = source.kind
         guard !texts.isEmpty else { throw CommandFailure("\(data): the data set has no captions") }
         var seen = Set<String>()
         let unique = texts.filter { seen.insert($0.key).inserted }

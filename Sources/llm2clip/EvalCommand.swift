@@ -12,25 +12,6 @@ struct Eval: ParsableCommand {
         subcommands: [EvalRetrieval.self, EvalCRA.self, EvalZeroShot.self])
 }
 
-/// An image–caption data set named on the command line: a manifest (.jsonl/.csv), web-dataset
-/// shards, or a folder holding one of them (e.g. `llm2clip scenes` output), or an Urban1k folder.
-func readImageTextDataset(_ path: String, policy: ErrorPolicy = .stop) throws -> ImageTextDataset {
-    var isDir: ObjCBool = false
-    guard FileManager.default.fileExists(atPath: path, isDirectory: &isDir) else { throw ValidationError("--data \(path): no such file or folder") }
-    if isDir.boolValue {
-        let names = ((try? FileManager.default.contentsOfDirectory(atPath: path)) ?? []).sorted()
-        for m in ["manifest.jsonl", "manifest.csv"] where names.contains(m) {
-            return try ImageTextDataset.readManifest((path as NSString).appendingPathComponent(m), policy: policy)
-        }
-        let tars = names.filter { $0.hasSuffix(".tar") }.map { (path as NSString).appendingPathComponent($0) }
-        if !tars.isEmpty { return try ImageTextDataset.readWebDataset(shards: tars, policy: policy) }
-        if names.contains("image") && names.contains("caption") { return try ImageTextDataset.readUrban1k(path, policy: policy) }
-        throw ValidationError("--data \(path): no manifest, *.tar shards or Urban1k layout inside")
-    }
-    if path.hasSuffix(".tar") { return try ImageTextDataset.readWebDataset(shards: [path], policy: policy) }
-    return try ImageTextDataset.readManifest(path, policy: policy)
-}
-
 /// Embeds images of `sources` with `embed` in batches, with a progress bar.
 func embedImages(_ sources: [ImageSource], transform: CLIPTransform, batch: Int = 32, label: String,
                  embed: (Tensor) -> Tensor) throws -> Tensor {
@@ -84,7 +65,7 @@ struct EvalRetrieval: ParsableCommand {
     func run() throws {
         guard captions == "short" || captions == "long" else { throw ValidationError("--captions is short or long") }
         var ds: ImageTextDataset
-        do { ds = try readImageTextDataset(data, policy: skipBad ? .skip : .stop) } catch let e as DatasetError {
+        do { ds = try CaptionData.read(data, policy: skipBad ? .skip : .stop).imageText(data) } catch let e as DatasetError {
             throw CommandFailure("\(e) (pass --skip-bad to skip and count such rows)")
         }
         for e in ds.skipped.prefix(5) { FileHandle.standardError.write(Data("skipped: \(e)\n".utf8)) }
@@ -130,7 +111,7 @@ struct EvalCRA: ParsableCommand {
     @Flag(help: "Print JSON.") var json = false
 
     func run() throws {
-        let (all, _) = try readCaptionTexts(data)
+        let all = try CaptionData.read(data, checkImages: false).texts
         var shorts: [(key: String, text: String)] = [], longs: [(key: String, text: String)] = []
         var longByKey: [String: (key: String, text: String)] = [:]
         for item in all where item.key.hasSuffix("#long") { longByKey[String(item.key.dropLast(5))] = item }

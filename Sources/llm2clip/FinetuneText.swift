@@ -45,10 +45,10 @@ struct FinetuneText: ParsableCommand {
         guard case .decoder(let llm, let tok) = try loadTextModel(model) else {
             throw ValidationError("\(model) is a sentence encoder; finetune-text needs a decoder LLM")
         }
-        var all = try readPairs(pairs)
+        var all = try CaptionData.read(pairs, checkImages: false).pairs
         var held: CaptionPairDataset
         if let e = evalPairs {
-            held = try readPairs(e)
+            held = try CaptionData.read(e, checkImages: false).pairs
         } else {
             guard all.count > evalCount + 2 else { throw CommandFailure("\(pairs): \(all.count) pairs are too few to hold out \(evalCount)") }
             held = CaptionPairDataset(pairs: Array(all.pairs.suffix(evalCount)), origin: all.origin + " (held out)")
@@ -86,18 +86,5 @@ struct FinetuneText: ParsableCommand {
             try TokenizerExport.copyHuggingFaceFiles(from: model, to: folder)
         }
         FileHandle.standardError.write(Data("finetune-text: done in \(formatDuration(Date().timeIntervalSince(start))); merged model in \(folder)\n".utf8))
-    }
-
-    func readPairs(_ path: String) throws -> CaptionPairDataset {
-        var isDir: ObjCBool = false
-        guard FileManager.default.fileExists(atPath: path, isDirectory: &isDir) else { throw ValidationError("\(path): no such file or folder") }
-        if isDir.boolValue {
-            let p = (path as NSString).appendingPathComponent("pairs.csv")
-            if FileManager.default.fileExists(atPath: p) { return try CaptionPairDataset.read(p) }
-            return try readImageTextDataset(path).captionPairs()
-        }
-        let first = ((try? String(contentsOfFile: path, encoding: .utf8)) ?? "").split(whereSeparator: \.isNewline).first.map(String.init) ?? ""
-        if first.contains("image") { return try ImageTextDataset.readManifest(path, checkImages: false).captionPairs() }
-        return try CaptionPairDataset.read(path)
     }
 }
