@@ -50,7 +50,7 @@ let package = Package(
         .target(name: "Datasets", dependencies: ["Images", "Formats", "TensorKit"]),
         .target(name: "Evaluation", dependencies: ["TensorKit"]),
         // Training: stage 1 (caption-contrastive LoRA fine-tuning of the LLM).
-        .target(name: "Training", dependencies: ["Models", "Datasets", "Evaluation", "NeuralNet", "Formats", "Tokenizers", "TensorKit"]),
+        .target(name: "Training", dependencies: ["Models", "Datasets", "Evaluation", "Images", "NeuralNet", "Formats", "Tokenizers", "TensorKit"]),
         .executableTarget(
             name: "llm2clip",
             dependencies: [

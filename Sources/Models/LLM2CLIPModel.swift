@@ -136,11 +136,7 @@ public final class LLM2CLIPModel: Module {
     public init(_ config: LLM2CLIPConfig, rng: inout RNG) {
         self.config = config
         super.init()
-        if config.towerKind == "clip", let c = config.clip {
-            visualModule = CLIPImageTower(c, embedDim: config.embedDim, rng: &rng)
-        } else {
-            visualModule = EVA02VisionTower(config.eva02 ?? .tiny, rng: &rng)
-        }
+        visualModule = makeImageTower(kind: config.towerKind, eva02: config.eva02, clip: config.clip, embedDim: config.embedDim, rng: &rng)
         text = LLM2CLIPTextSide(LLM2CLIPTextAdaptor(llmDim: config.llmDim, embedDim: config.embedDim,
                                                     expansion: config.adapterExpansion,
                                                     normalizesInput: config.adapterNormalizesInput, rng: &rng))

@@ -1,0 +1,124 @@
+import Foundation
+import Datasets
+import Formats
+import Models
+import NeuralNet
+import TensorKit
+import Tokenizers
+
+/// One caption chosen for a training or evaluation row: its feature-store key and its text.
+public struct SampleCaption: Sendable, Equatable {
+    public var key: String
+    public var text: String
+    public var isLong: Bool
+    public init(key: String, text: String, isLong: Bool) {
+        self.key = key
+        self.text = text
+        self.isLong = isLong
+    }
+}
+
+/// The two-tower model stage 2 trains, seen from the trainer: images and captions in, unit-length
+/// embeddings out, a learnable logit scale, and a single-file checkpoint.
+///
+/// ```swift
+/// let learner = LLM2CLIPLearner(model: model, features: [trainStore, evalStore])
+/// let img = learner.encodeImages(pixels)            // [B, E]
+/// let txt = try learner.encodeCaptions(captions)   // [B, E]
+/// ```
+public protocol StageTwoLearner: AnyObject {
+    /// The whole trainable model (parameter names are checkpoint keys; the tower is `visual.*`).
+    var module: Module { get }
+    var logitScale: Tensor { get }
+    /// Blocks of the image tower (for layer-wise learning-rate decay).
+    var visualLayers: Int { get }
+    var imageSize: Int { get }
+    /// A short description for logs and reports.
+    var kind: String { get }
+    func encodeImages(_ pixels: Tensor) -> Tensor
+    func encodeCaptions(_ captions: [SampleCaption]) throws -> Tensor
+    func save(to path: String, metadata: [String: String]) throws
+}
+
+extension StageTwoLearner {
+    /// Loads weights saved by `save` into this model (for resume); every key must match.
+    public func loadWeights(_ path: String) throws {
+        let file = try SafetensorsFile(path: path)
+        var state: [String: Tensor] = [:]
+        for name in file.names { state[name] = try file.tensor(name) }
+        try module.load(stateDict: state, strict: true)
+    }
+}
+
+func visualLayerCount(_ tower: Module) -> Int {
+    if let eva = tower as? EVA02VisionTower { return eva.config.layers }
+    if let clip = tower as? CLIPImageTower { return clip.config.layers }
+    return 0
+}
+
+/// LLM2CLIP: the image tower and the text adapter over cached LLM caption features, looked up by
+/// key in one or more feature stores (e.g. the training set's and the evaluation set's).
+public final class LLM2CLIPLearner: StageTwoLearner {
+    public let model: LLM2CLIPModel
+    public let features: [FeatureStore]
+
+    public init(model: LLM2CLIPModel, features: [FeatureStore]) {
+        self.model = model
+        self.features = features
+    }
+
+    public var module: Module { model }
+    public var logitScale: Tensor { model.logitScale }
+    public var visualLayers: Int { visualLayerCount(model.visualModule) }
+    public var imageSize: Int { model.visual.imageSize }
+    public var kind: String { "LLM2CLIP (adapter over \(features.first?.identity.model ?? "cached") features)" }
+
+    public func encodeImages(_ pixels: Tensor) -> Tensor { model.encodeImage(pixels) }
+
+    public func encodeCaptions(_ captions: [SampleCaption]) throws -> Tensor {
+        model.encodeText(try vectors(captions.map(\.key)))
+    }
+
+    /// Cached LLM features of `keys`, from whichever store holds each (rows in order).
+    public func vectors(_ keys: [String]) throws -> Tensor {
+        if let store = features.first(where: { s in keys.allSatisfy { s.contains($0) } }) {
+            return try store.vectors(for: keys)
+        }
+        var rows: [Tensor] = []
+        for k in keys {
+            guard let store = features.first(where: { $0.contains(k) }) else {
+                throw TrainingError.data("caption feature '\(k)' is in none of the feature stores (\(features.map(\.directory).joined(separator: ", "))); run cache-text on the data set that holds it")
+            }
+            rows.append(try store.vectors(for: [k]))
+        }
+        return concat(rows, axis: 0)
+    }
+
+    public func save(to path: String, metadata: [String: String]) throws { try model.save(to: path, metadata: metadata) }
+}
+
+/// Plain CLIP: the image tower and a CLIP text transformer on CLIP-tokenised captions (77
+/// tokens: long captions are cut, as CLIP does).
+public final class CLIPBaselineLearner: StageTwoLearner {
+    public let model: CLIPBaselineModel
+    public let tokenizer: CLIPTokenizer
+
+    public init(model: CLIPBaselineModel, tokenizer: CLIPTokenizer) {
+        self.model = model
+        self.tokenizer = tokenizer
+    }
+
+    public var module: Module { model }
+    public var logitScale: Tensor { model.logitScale }
+    public var visualLayers: Int { visualLayerCount(model.visualModule) }
+    public var imageSize: Int { model.visual.imageSize }
+    public var kind: String { "plain CLIP (77-token text transformer)" }
+
+    public func encodeImages(_ pixels: Tensor) -> Tensor { model.encodeImage(pixels) }
+
+    public func encodeCaptions(_ captions: [SampleCaption]) throws -> Tensor {
+        model.encodeText(ids: tokenizer(captions.map(\.text), contextLength: model.config.text.maxPositions))
+    }
+
+    public func save(to path: String, metadata: [String: String]) throws { try model.save(to: path, metadata: metadata) }
+}

@@ -1,0 +1,322 @@
+import ArgumentParser
+import Datasets
+import Evaluation
+import Formats
+import Foundation
+import Models
+import NeuralNet
+import Scenes
+import TensorKit
+import Tokenizers
+import Training
+
+/// Sizes and budgets of one demo run; stored next to each stage's output so a rerun with the
+/// same settings skips finished stages and a rerun with other settings redoes them.
+struct DemoSettings: Codable, Equatable {
+    var trainImages = 800
+    var evalImages = 1000
+    var seed: UInt64 = 1
+    var stage1Steps = 40
+    var stage1Batch = 16
+    var stage1MicroBatch = 8
+    var stage1LearningRate: Float = 1e-3
+    var maxLength = 192
+    var stage2Steps = 150
+    var stage2Batch = 64
+    var stage2LearningRate: Float = 1e-3
+    var tower = "eva02-small"
+    var textTower = "text-small"
+
+    static let quick: DemoSettings = {
+        var s = DemoSettings()
+        s.trainImages = 48
+        s.evalImages = 48
+        s.stage1Steps = 2
+        s.stage1Batch = 4
+        s.stage1MicroBatch = 4
+        s.maxLength = 96
+        s.stage2Steps = 12
+        s.stage2Batch = 16
+        s.tower = "eva02-tiny"
+        return s
+    }()
+}
+
+struct Demo: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "demo",
+        abstract: "The whole LLM2CLIP recipe on one machine: data, stage 1, caches, three CLIPs, evaluation and a report.",
+        discussion: """
+        1. generates the scenes data set (a training split and an evaluation split with held-out wording);
+        2. stage 1: caption-contrastive LoRA fine-tuning of SmolLM2 on the training captions;
+        3. caches the raw and the fine-tuned (CC) SmolLM2 features of every caption;
+        4. trains three models with the same image tower, data and budget: plain CLIP (77-token text
+           transformer from scratch), LLM2CLIP over raw SmolLM2 features, LLM2CLIP over CC features;
+        5. evaluates short- and long-caption retrieval (R@1/5/10 both ways) and the text encoders'
+           caption-retrieval accuracy, and writes report/ (Markdown, HTML with SVG charts, JSON).
+        Finished stages are skipped when their output is valid, so an interrupted demo continues.
+        """)
+
+    @Option(help: "Output folder (data, models, caches, report).") var out = "demo-run"
+    @Flag(help: "A smoke run of a few minutes: tiny data, few steps, the smallest tower.") var quick = false
+    @Option(help: "SmolLM2 (or another Llama-family LLM): GGUF file or Hugging Face folder.") var model = ".cache/assets/smollm2/SmolLM2-135M-Instruct.Q4_1.gguf"
+    @Option(help: "CLIP BPE vocabulary for the plain-CLIP baseline.") var vocab = StageTwoSetup.defaultVocab
+    @Option(help: "Training images.") var trainImages: Int?
+    @Option(help: "Evaluation images (held-out wording).") var evalImages: Int?
+    @Option(help: "Stage-1 steps.") var stage1Steps: Int?
+    @Option(help: "Stage-1 caption pairs per step.") var stage1Batch: Int?
+    @Option(help: "Stage-2 steps per model.") var stage2Steps: Int?
+    @Option(help: "Stage-2 images per step.") var stage2Batch: Int?
+    @Option(help: "Image tower preset for all three models.") var tower: String?
+    @Option(help: "Seed of the data and the training runs.") var seed: UInt64?
+
+    func run() throws {
+        var s = quick ? DemoSettings.quick : DemoSettings()
+        if let v = trainImages { s.trainImages = v }
+        if let v = evalImages { s.evalImages = v }
+        if let v = stage1Steps { s.stage1Steps = v }
+        if let v = stage1Batch { s.stage1Batch = v }
+        if let v = stage2Steps { s.stage2Steps = v }
+        if let v = stage2Batch { s.stage2Batch = v }
+        if let v = tower { s.tower = v }
+        if let v = seed { s.seed = v }
+        guard s.trainImages >= 4, s.evalImages >= 2 else { throw ValidationError("the demo needs at least 4 training and 2 evaluation images") }
+        guard FileManager.default.fileExists(atPath: model) else {
+            throw ValidationError("\(model): model not found; `bash scripts/assets.sh` installs SmolLM2 (or pass --model)")
+        }
+        guard FileManager.default.fileExists(atPath: vocab) else {
+            throw ValidationError("\(vocab): CLIP vocabulary not found; `bash scripts/assets.sh` installs it (or pass --vocab)")
+        }
+        let pipeline = DemoPipeline(root: out, settings: s, modelPath: model, vocab: vocab)
+        try pipeline.run()
+    }
+}
+
+/// The demo's stages, each writing into its own folder under `root` with a `done.json` marker.
+final class DemoPipeline {
+    let root: String
+    let settings: DemoSettings
+    let modelPath: String
+    let vocab: String
+    let start = Date()
+    var timings: [(String, Double)] = []
+
+    init(root: String, settings: DemoSettings, modelPath: String, vocab: String) {
+        self.root = root
+        self.settings = settings
+        self.modelPath = modelPath
+        self.vocab = vocab
+    }
+
+    func path(_ parts: String...) -> String { parts.reduce(root) { ($0 as NSString).appendingPathComponent($1) } }
+
+    func say(_ s: String) { FileHandle.standardError.write(Data("demo: \(s)\n".utf8)) }
+
+    /// Runs `body` unless `dir/done.json` records the same `fingerprint`; a stale folder is removed first.
+    func stage(_ name: String, dir: String, fingerprint: String, _ body: () throws -> Void) throws {
+        let marker = (dir as NSString).appendingPathComponent("done.json")
+        if let data = FileManager.default.contents(atPath: marker), String(decoding: data, as: UTF8.self) == fingerprint {
+            say("\(name): already done (\(dir))")
+            return
+        }
+        if FileManager.default.fileExists(atPath: marker) {
+            say("\(name): settings changed; redoing \(dir)")
+            try FileManager.default.removeItem(atPath: dir)
+        }
+        let t0 = Date()
+        say("\(name) …")
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        try body()
+        try Data(fingerprint.utf8).write(to: URL(fileURLWithPath: marker), options: .atomic)
+        let dt = Date().timeIntervalSince(t0)
+        timings.append((name, dt))
+        say("\(name): done in \(formatDuration(dt))")
+    }
+
+    func fingerprint(_ items: [String: Any]) throws -> String {
+        String(decoding: try JSONSerialization.data(withJSONObject: items, options: [.sortedKeys]), as: UTF8.self)
+    }
+
+    func run() throws {
+        let s = settings
+        try FileManager.default.createDirectory(atPath: root, withIntermediateDirectories: true)
+        // 1. Data.
+        let trainDir = path("data", "train"), evalDir = path("data", "eval")
+        try stage("data", dir: path("data"), fingerprint: try fingerprint(["train": s.trainImages, "eval": s.evalImages, "seed": s.seed])) {
+            try writeScenes(trainDir, count: s.trainImages, seed: s.seed, split: .train, heldOutWording: false)
+            try writeScenes(evalDir, count: s.evalImages, seed: s.seed &+ 1, split: .eval, heldOutWording: true)
+        }
+        let train = try trimmed(ImageTextDataset.readManifest((trainDir as NSString).appendingPathComponent("manifest.jsonl")))
+        let eval = try trimmed(ImageTextDataset.readManifest((evalDir as NSString).appendingPathComponent("manifest.jsonl")))
+
+        // 2. Stage 1 on the training captions.
+        let ccDir = path("stage1")
+        let ccModel = (ccDir as NSString).appendingPathComponent("model")
+        let modelHash = try FeatureEncoderIdentity.fingerprint(path: modelPath)
+        try stage("stage 1 (caption-contrastive LoRA on \((modelPath as NSString).lastPathComponent))", dir: ccDir,
+                  fingerprint: try fingerprint(["model": modelHash, "steps": s.stage1Steps, "batch": s.stage1Batch, "lr": Double(s.stage1LearningRate),
+                                                "max_length": s.maxLength, "data": s.trainImages, "seed": s.seed])) {
+            try runStageOne(pairs: train.captionPairs(), out: ccDir)
+        }
+
+        // 3. Caches: raw and CC features of the training and evaluation captions.
+        var stores: [String: (train: FeatureStore, eval: FeatureStore)] = [:]
+        for (name, encoderPath) in [("raw", modelPath), ("cc", ccModel)] {
+            let dir = path("features", name)
+            let hash = try FeatureEncoderIdentity.fingerprint(path: encoderPath)
+            try stage("cache \(name) features", dir: dir, fingerprint: try fingerprint(["model": hash, "max_length": s.maxLength, "train": s.trainImages, "eval": s.evalImages, "seed": s.seed])) {
+                try cacheFeatures(encoderPath: encoderPath, hash: hash, data: [("train", train), ("eval", eval)], dir: dir)
+            }
+            stores[name] = (try FeatureStore(directory: (dir as NSString).appendingPathComponent("train")),
+                            try FeatureStore(directory: (dir as NSString).appendingPathComponent("eval")))
+        }
+
+        // 4. Three stage-2 models with equal budgets.
+        let runs: [(id: String, title: String, textTower: String, features: String?)] = [
+            ("clip", "plain CLIP", "clip", nil),
+            ("llm-raw", "LLM2CLIP, raw SmolLM2", "llm", "raw"),
+            ("llm-cc", "LLM2CLIP, CC SmolLM2", "llm", "cc"),
+        ]
+        var learners: [String: StageTwoLearner] = [:]
+        for r in runs {
+            let dir = path("stage2", r.id)
+            let featureStores = r.features.map { [stores[$0]!.train, stores[$0]!.eval] } ?? []
+            let learner = try StageTwoSetup.makeLearner(textTower: r.textTower, tower: s.tower, embedDim: nil, features: featureStores,
+                                                        vocab: vocab, initFrom: nil, seed: s.seed)
+            var cfg = CLIPTrainingConfig()
+            cfg.steps = s.stage2Steps
+            cfg.batchSize = min(s.stage2Batch, train.count)
+            cfg.learningRate = s.stage2LearningRate
+            cfg.warmupSteps = max(1, s.stage2Steps / 10)
+            cfg.evalEvery = 0
+            cfg.checkpointEvery = max(10, s.stage2Steps / 3)
+            cfg.seed = s.seed
+            try stage("stage 2: \(r.title)", dir: dir, fingerprint: try fingerprint(["config": String(decoding: try JSONEncoder().encode(cfg), as: UTF8.self), "tower": s.tower, "features": r.features.map { stores[$0]!.train.identity.modelHash } ?? "none"])) {
+                let trainer = try CLIPTrainer(learner: learner, train: train, heldOut: nil, config: cfg, directory: dir)
+                try trainStageTwo(trainer, label: r.id, quiet: true)
+            }
+            try learner.loadWeights((dir as NSString).appendingPathComponent("model.safetensors"))
+            learners[r.id] = learner
+        }
+
+        // 5. Evaluation and report.
+        say("evaluating on \(eval.count) held-out images …")
+        let t0 = Date()
+        var results: [EvaluationResult] = []
+        var embeddings: [String: (images: Tensor, long: Tensor)] = [:]
+        for r in runs {
+            let learner = learners[r.id]!
+            let e = try CLIPTrainer.embed(learner: learner, data: eval, shortCaptionsPerImage: 1)
+            var result = EvaluationResult(model: r.title)
+            if let sh = e.short { result.retrieval["short"] = try Retrieval.evaluate(images: e.images, texts: sh.texts, textToImage: sh.owners) }
+            if let lo = e.long { result.retrieval["long"] = try Retrieval.evaluate(images: e.images, texts: lo.texts, textToImage: lo.owners) }
+            // Caption-retrieval accuracy of the text side the model learns from.
+            if let f = r.features {
+                let keys = eval.samples.map { CaptionKey.short($0.key, 0) }, longKeys = eval.samples.map { CaptionKey.long($0.key) }
+                result.captionRetrieval["text"] = try CaptionRetrieval.accuracy(short: try stores[f]!.eval.vectors(for: keys),
+                                                                                long: try stores[f]!.eval.vectors(for: longKeys))
+            } else if let sh = e.short, let lo = e.long, sh.owners == lo.owners {
+                result.captionRetrieval["text"] = try CaptionRetrieval.accuracy(short: sh.texts, long: lo.texts)
+            }
+            results.append(result)
+            if let lo = e.long { embeddings[r.id] = (e.images, lo.texts) }
+        }
+        timings.append(("evaluation", Date().timeIntervalSince(t0)))
+        let report = DemoReport(root: root, settings: s, runs: runs.map { ($0.id, $0.title) }, results: results, timings: timings,
+                                totalSeconds: Date().timeIntervalSince(start), eval: eval, longEmbeddings: embeddings)
+        try report.write()
+        print(report.table.markdown())
+        print("Report: \(path("report", "index.html")) (and report.md); total \(formatDuration(Date().timeIntervalSince(start)))")
+    }
+
+    /// The demo uses each image's first short caption and its long caption.
+    func trimmed(_ d: ImageTextDataset) -> ImageTextDataset {
+        var out = d
+        out.samples = d.samples.map { ImageTextSample(key: $0.key, image: $0.image, shortCaptions: Array($0.shortCaptions.prefix(1)), longCaption: $0.longCaption) }
+        return out
+    }
+
+    func writeScenes(_ dir: String, count: Int, seed: UInt64, split: SceneSplit, heldOutWording: Bool) throws {
+        var options = SceneExportOptions()
+        options.webDataset = false
+        let exporter = try SceneExporter(directory: dir, options: options)
+        var done = 0
+        while done < count {
+            let n = min(256, count - done)
+            try exporter.add(SceneDataset.generate(count: n, seed: seed, split: split, heldOutWording: heldOutWording, start: done))
+            done += n
+        }
+        _ = try exporter.finish(info: SceneGenerationInfo(seed: seed, count: count, imageSize: SceneDataset.defaultImageSize, split: split,
+                                                          heldOutWording: heldOutWording))
+        say("wrote \(count) \(split.rawValue) scenes to \(dir)")
+    }
+
+    func runStageOne(pairs: CaptionPairDataset, out: String) throws {
+        let s = settings
+        guard case .decoder(let llm, let tok) = try loadTextModel(modelPath) else {
+            throw CommandFailure("\(modelPath) is not a decoder LLM; the demo's stage 1 needs one (SmolLM2)")
+        }
+        var cfg = TextTrainingConfig()
+        cfg.steps = s.stage1Steps
+        cfg.batchSize = min(s.stage1Batch, pairs.count)
+        cfg.learningRate = s.stage1LearningRate
+        cfg.warmupSteps = max(1, s.stage1Steps / 10)
+        cfg.maxLength = s.maxLength
+        cfg.microBatch = s.stage1MicroBatch
+        cfg.evalEvery = 0
+        cfg.checkpointEvery = max(5, s.stage1Steps / 4)
+        cfg.seed = s.seed
+        let encoder = LLM2VecEncoder(model: llm, tokenizer: tok)
+        let trainer = try TextTrainer(encoder: encoder, pairs: pairs, heldOut: nil, config: cfg, directory: out)
+        let bar = ProgressBar(total: cfg.steps, label: "stage 1", unit: "steps")
+        try trainer.run { r in
+            if let loss = r.loss {
+                bar.detail = String(format: "loss %.3f, %.1f s/step", loss, r.stepSeconds ?? 0)
+                bar.update(r.step)
+            }
+        }
+        try exportMergedModel(llm, lora: cfg.lora, base: modelPath, out: out)
+    }
+
+    func cacheFeatures(encoderPath: String, hash: String, data: [(String, ImageTextDataset)], dir: String) throws {
+        guard case .decoder(let llm, let tok) = try loadTextModel(encoderPath) else {
+            throw CommandFailure("\(encoderPath) is not a decoder LLM")
+        }
+        let encoder = LLM2VecEncoder(model: llm, tokenizer: tok)
+        encoder.maxLength = settings.maxLength
+        let identity = FeatureEncoderIdentity(model: (encoderPath as NSString).lastPathComponent, modelHash: hash,
+                                              pooling: TextModel.decoder(llm, tok).recipe, template: EmbeddingTemplate.detect(tok).name,
+                                              maxLength: settings.maxLength, dimension: llm.config.hiddenSize, instruction: nil)
+        for (name, d) in data {
+            let texts = CaptionKey.texts(of: d)
+            let writer = try FeatureStoreWriter(directory: (dir as NSString).appendingPathComponent(name), identity: identity,
+                                                expectedCount: texts.count)
+            let todo = texts.filter { !writer.contains($0.key) }
+            let bar = ProgressBar(total: todo.count, label: "cache \(name)", unit: "captions")
+            let chunk = 256
+            var done = 0
+            for startIndex in stride(from: 0, to: todo.count, by: chunk) {
+                let part = Array(todo[startIndex..<min(todo.count, startIndex + chunk)])
+                let vectors = try encoder.embed(part.map(\.text)) { d, _ in bar.update(done + d) }
+                try writer.append(keys: part.map(\.key), vectors: vectors)
+                done += part.count
+                bar.update(done)
+            }
+            try writer.finish()
+        }
+    }
+}
+
+/// Writes the trained adapter (PEFT layout) and the merged model as a Hugging Face folder with a
+/// tokenizer, ready for cache-text (shared by finetune-text and the demo).
+func exportMergedModel(_ llm: LlamaForCausalLM, lora: LoRAConfig, base: String, out: String) throws {
+    try LoRA.saveAdapter(of: llm, config: lora, to: (out as NSString).appendingPathComponent("adapter"), baseModel: base)
+    LoRA.merge(into: llm)
+    let folder = (out as NSString).appendingPathComponent("model")
+    try llm.saveHuggingFaceFolder(folder)
+    if base.lowercased().hasSuffix(".gguf") {
+        try TokenizerExport.writeHuggingFaceFiles(from: GGUFFile(path: base), to: folder)
+    } else {
+        try TokenizerExport.copyHuggingFaceFiles(from: base, to: folder)
+    }
+}
