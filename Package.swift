@@ -67,7 +67,7 @@ let package = Package(
         .testTarget(name: "ScenesTests", dependencies: ["Scenes", "Images", "Formats", "Tokenizers"]),
         .testTarget(name: "DatasetsTests", dependencies: ["Datasets", "Images", "Formats", "TensorKit"]),
         .testTarget(name: "EvaluationTests", dependencies: ["Evaluation", "TensorKit"]),
-        .testTarget(name: "TrainingTests", dependencies: ["Training", "Models", "Datasets", "NeuralNet", "Tokenizers", "Formats", "TensorKit"]),
+        .testTarget(name: "TrainingTests", dependencies: ["Training", "Models", "Datasets", "Evaluation", "Scenes", "NeuralNet", "Tokenizers", "Formats", "TensorKit"]),
         // Runs the built `llm2clip` executable end to end.
         .testTarget(name: "CLITests", dependencies: ["llm2clip", "Models", "TensorKit"]),
     ],

@@ -41,12 +41,24 @@ public protocol StageTwoLearner: AnyObject {
 }
 
 extension StageTwoLearner {
-    /// Loads weights saved by `save` into this model (for resume); every key must match.
+    /// Copies weights saved by `save` into this model's existing parameter tensors (so an
+    /// optimiser holding them keeps working: resume). Every parameter must be present with its
+    /// shape, and the file must hold nothing else.
     public func loadWeights(_ path: String) throws {
         let file = try SafetensorsFile(path: path)
-        var state: [String: Tensor] = [:]
-        for name in file.names { state[name] = try file.tensor(name) }
-        try module.load(stateDict: state, strict: true)
+        let params = module.namedParameters()
+        var problems: [String] = []
+        let own = Set(params.map(\.0))
+        for (name, p) in params {
+            guard file.names.contains(name) else { problems.append("missing \(name)"); continue }
+            let t = try file.tensor(name)
+            guard t.shape == p.shape else { problems.append("\(name) has shape \(t.shape), expected \(p.shape)"); continue }
+            p.assign(t.to(.float32))
+        }
+        for name in file.names where !own.contains(name) { problems.append("unexpected \(name)") }
+        if !problems.isEmpty {
+            throw TrainingError.data("\(path) does not fit this model: \(problems.prefix(6).joined(separator: "; "))\(problems.count > 6 ? " (and \(problems.count - 6) more)" : "")")
+        }
     }
 }
 
