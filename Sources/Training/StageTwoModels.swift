@@ -106,7 +106,19 @@ public final class LLM2CLIPLearner: StageTwoLearner {
         return concat(rows, axis: 0)
     }
 
-    public func save(to path: String, metadata: [String: String]) throws { try model.save(to: path, metadata: metadata) }
+    /// The text encoder that produced the features, when known; saved in the checkpoint so
+    /// that `llm2clip search` can embed queries the same way.
+    public var textEncoderPath: String?
+
+    /// Saves the model with the feature encoder's identity (and path, if known) as metadata.
+    public func save(to path: String, metadata: [String: String]) throws {
+        var meta = metadata
+        if let identity = features.first?.identity {
+            meta["text_features"] = String(decoding: try JSONEncoder().encode(identity), as: UTF8.self)
+        }
+        if let p = textEncoderPath { meta["text_encoder_path"] = p }
+        try model.save(to: path, metadata: meta)
+    }
 }
 
 /// Plain CLIP: the image tower and a CLIP text transformer on CLIP-tokenised captions (77

@@ -183,6 +183,7 @@ final class DemoPipeline {
             let featureStores = r.features.map { [stores[$0]!.train, stores[$0]!.eval] } ?? []
             let learner = try StageTwoSetup.makeLearner(textTower: r.textTower, tower: s.tower, embedDim: nil, features: featureStores,
                                                         vocab: vocab, initFrom: nil, seed: s.seed)
+            if let f = r.features, let l = learner as? LLM2CLIPLearner { l.textEncoderPath = absolutePath(f == "raw" ? modelPath : ccModel) }
             var cfg = CLIPTrainingConfig()
             cfg.steps = s.stage2Steps
             cfg.batchSize = min(s.stage2Batch, train.count)
@@ -191,7 +192,7 @@ final class DemoPipeline {
             cfg.evalEvery = 0
             cfg.checkpointEvery = max(10, s.stage2Steps / 3)
             cfg.seed = s.seed
-            try stage("stage 2: \(r.title)", dir: dir, fingerprint: try fingerprint(["config": String(decoding: try JSONEncoder().encode(cfg), as: UTF8.self), "tower": s.tower, "features": r.features.map { stores[$0]!.train.identity.modelHash } ?? "none"])) {
+            try stage("stage 2: \(r.title)", dir: dir, fingerprint: try fingerprint(["config": String(decoding: try sortedEncoder.encode(cfg), as: UTF8.self), "tower": s.tower, "features": r.features.map { stores[$0]!.train.identity.modelHash } ?? "none"])) {
                 let trainer = try CLIPTrainer(learner: learner, train: train, heldOut: nil, config: cfg, directory: dir)
                 try trainStageTwo(trainer, label: r.id, quiet: true)
             }
@@ -320,3 +321,15 @@ func exportMergedModel(_ llm: LlamaForCausalLM, lora: LoRAConfig, base: String, 
         try TokenizerExport.copyHuggingFaceFiles(from: base, to: folder)
     }
 }
+
+/// `path` made absolute against the current directory.
+func absolutePath(_ path: String) -> String {
+    path.hasPrefix("/") ? path : (FileManager.default.currentDirectoryPath as NSString).appendingPathComponent(path)
+}
+
+/// A JSON encoder with a stable key order (fingerprints compare encoded settings as text).
+let sortedEncoder: JSONEncoder = {
+    let e = JSONEncoder()
+    e.outputFormatting = [.sortedKeys]
+    return e
+}()

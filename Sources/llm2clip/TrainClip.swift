@@ -108,6 +108,7 @@ struct TrainClip: ParsableCommand {
     @Option(help: "Checkpoint every N steps.") var checkpointEvery = 100
     @Option(help: "Seed.") var seed: UInt64 = 0
     @Option(help: "CLIP BPE vocabulary (for --text-tower clip).") var vocab = StageTwoSetup.defaultVocab
+    @Option(help: "The LLM given to cache-text; recorded in the model (after checking it made --features) so that `search` can embed queries.") var textModel: String?
 
     func run() throws {
         let train = try CaptionData.read(data).imageText(data)
@@ -126,6 +127,12 @@ struct TrainClip: ParsableCommand {
         cfg.shortCaptionsPerImage = shortCaptions; cfg.evalEvery = evalEvery; cfg.checkpointEvery = checkpointEvery; cfg.seed = seed
         let learner = try StageTwoSetup.makeLearner(textTower: textTower, tower: tower, embedDim: embedDim, features: stores,
                                                     vocab: vocab, initFrom: initFrom, seed: seed)
+        if let tm = textModel, let l = learner as? LLM2CLIPLearner {
+            guard try FeatureEncoderIdentity.fingerprint(path: tm) == stores[0].identity.modelHash else {
+                throw ValidationError("--text-model \(tm) did not make the features in \(features ?? ""): they come from \(stores[0].identity.model)")
+            }
+            l.textEncoderPath = absolutePath(tm)
+        }
         let trainer: CLIPTrainer
         do { trainer = try CLIPTrainer(learner: learner, train: train, heldOut: held, config: cfg, directory: out) } catch {
             throw CommandFailure("\(error)")

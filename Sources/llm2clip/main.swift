@@ -12,7 +12,7 @@ struct LLM2CLIPCommand: ParsableCommand {
         on them. Training stages and evaluation arrive with the next issues (see README.md).
         """,
         version: LLM2CLIPVersion.string,
-        subcommands: [Tokenize.self, Generate.self, EmbedText.self, EmbedImage.self, ScenesCommand.self, FinetuneText.self, CacheText.self, TrainClip.self, Demo.self, Eval.self, Inspect.self, Bench.self]
+        subcommands: [Tokenize.self, Generate.self, EmbedText.self, EmbedImage.self, ScenesCommand.self, FinetuneText.self, CacheText.self, TrainClip.self, Demo.self, Search.self, Eval.self, Inspect.self, Bench.self]
     )
 }
 

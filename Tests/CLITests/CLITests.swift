@@ -114,3 +114,65 @@ private func run(_ args: [String]) throws -> Run {
         #expect(z.json["count"] as? Int == 20)
     }
 }
+
+/// Stage 2 from the command line: train-clip (LLM2CLIP over cached MiniLM features and the
+/// plain-CLIP baseline), resume, search over the trained model, and the errors a user meets first.
+@Suite(.serialized) struct StageTwoCommandTests {
+    @Test func trainClipResumeAndSearch() throws {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("cli-stage2-\(getpid())").path
+        try? FileManager.default.removeItem(atPath: dir)
+        let scenes = dir + "/scenes", store = dir + "/features", out = dir + "/run", base = dir + "/baseline"
+        let minilm = root.appendingPathComponent(".cache/assets/minilm").path
+        #expect(try run(["scenes", "--out", scenes, "--images", "16", "--seed", "4"]).status == 0)
+        #expect(try run(["cache-text", "--model", minilm, "--data", scenes, "--out", store]).status == 0)
+
+        let noFeatures = try run(["train-clip", "--data", scenes, "--out", out])
+        #expect(noFeatures.status != 0 && noFeatures.stderr.contains("--features"), "\(noFeatures.stderr)")
+        let wrongModel = try run(["train-clip", "--data", scenes, "--features", store, "--text-model", smol, "--out", out])
+        #expect(wrongModel.status != 0 && wrongModel.stderr.contains("did not make the features"), "\(wrongModel.stderr)")
+
+        let args = ["train-clip", "--data", scenes, "--eval", scenes, "--features", store, "--eval-features", store, "--text-model", minilm,
+                    "--tower", "eva02-tiny", "--batch-size", "8", "--steps", "4", "--checkpoint-every", "2", "--out", out]
+        let t = try run(args)
+        #expect(t.status == 0, "\(t.stderr)")
+        #expect(FileManager.default.fileExists(atPath: out + "/model.safetensors"))
+        let lines = try String(contentsOfFile: out + "/metrics.jsonl", encoding: .utf8).split(separator: "\n")
+        #expect(lines.count == 5, "4 steps and one evaluation: \(lines.count) lines")
+        // A finished run resumes at its last step: nothing more to train.
+        let again = try run(args)
+        #expect(again.status == 0 && again.stderr.contains("step 4/4"), "\(again.stderr)")
+
+        let b = try run(["train-clip", "--data", scenes, "--text-tower", "clip", "--tower", "eva02-tiny", "--batch-size", "8", "--steps", "2", "--out", base])
+        #expect(b.status == 0, "\(b.stderr)")
+
+        let s = try run(["search", "--model", out + "/model.safetensors", "--images", scenes + "/images", "-k", "3", "--json", "a red circle"])
+        #expect(s.status == 0, "\(s.stderr)")
+        let results = s.json["results"] as? [[String: Any]] ?? []
+        #expect(results.count == 3 && (results.first?["path"] as? String)?.hasSuffix(".jpg") == true, "\(s.stdout)")
+        #expect(FileManager.default.fileExists(atPath: scenes + "/images/.llm2clip-index.safetensors"))
+        let sb = try run(["search", "--model", base + "/model.safetensors", "--images", scenes + "/images", "--index", dir + "/idx.safetensors", "-k", "2", "--json", "a red circle"])
+        #expect(sb.status == 0 && (sb.json["results"] as? [Any])?.count == 2, "\(sb.stderr)")
+    }
+
+    /// The README's main job in its smoke form: every stage, the table, the report; a second run
+    /// skips the finished stages.
+    @Test func quickDemoRunsEndToEndAndResumes() throws {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("cli-demo-\(getpid())").path
+        try? FileManager.default.removeItem(atPath: dir)
+        let d = try run(["demo", "--quick", "--out", dir])
+        #expect(d.status == 0, "\(d.stderr)")
+        for row in ["plain CLIP", "LLM2CLIP, raw SmolLM2", "LLM2CLIP, CC SmolLM2"] { #expect(d.stdout.contains("| \(row) |"), "\(d.stdout)") }
+        for f in ["report/index.html", "report/report.md", "report/retrieval_r1.svg", "report/stage2_loss.svg", "report/results.json",
+                  "stage1/model/config.json", "stage1/model/tokenizer.json", "stage2/llm-cc/model.safetensors"] {
+            #expect(FileManager.default.fileExists(atPath: dir + "/" + f), "missing \(f)")
+        }
+        let html = try String(contentsOfFile: dir + "/report/index.html", encoding: .utf8)
+        #expect(html.contains("<svg") && html.contains("data:image/jpeg;base64,"))
+        let again = try run(["demo", "--quick", "--out", dir])
+        #expect(again.status == 0, "\(again.stderr)")
+        #expect(again.stderr.components(separatedBy: "already done").count - 1 == 6, "\(again.stderr)")
+        // The trained LLM2CLIP model names its text encoder: search needs no --text-model.
+        let s = try run(["search", "--model", dir + "/stage2/llm-cc/model.safetensors", "--images", dir + "/data/eval/images", "-k", "1", "--json", "a blue square"])
+        #expect(s.status == 0 && (s.json["results"] as? [Any])?.count == 1, "\(s.stderr)")
+    }
+}
