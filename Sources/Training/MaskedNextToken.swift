@@ -105,6 +105,11 @@ public enum MaskedNextToken {
 /// Settings of an MNTP run (LLM2Vec's defaults: LoRA r 16 / alpha 32 / dropout 0.05, AdamW
 /// lr 5e-5 with linear decay and no warm-up, weight decay 0, 20% masking, 512-token blocks;
 /// the batch of 32 blocks is scaled to one CPU).
+///
+/// ```swift
+/// var cfg = MNTPTrainingConfig()
+/// cfg.steps = 200; cfg.blockLength = 256
+/// ```
 public struct MNTPTrainingConfig: Codable, Equatable, Sendable {
     public var steps = 100
     /// Blocks per step.
