@@ -15,6 +15,8 @@ static size_t cached_bytes = 0, live_bytes = 0;
 // Bytes allocated minus bytes freed by the calling thread (can go negative when memory moves
 // between threads); lets a test measure its own allocations while other tests run.
 static __thread long thread_live_bytes = 0;
+// Highest thread_live_bytes since the last ke_alloc_thread_peak_reset (activation-memory tests).
+static __thread long thread_peak_bytes = 0;
 static pthread_mutex_t alloc_mutex = PTHREAD_MUTEX_INITIALIZER;
 
 // size class: 64-byte granules below 4 KiB; above, 4 steps per power of two.
@@ -37,6 +39,7 @@ void *ke_alloc(size_t bytes) {
   size_t rounded;
   int cls = size_class(bytes, &rounded);
   thread_live_bytes += (long)(cls >= 0 ? rounded : bytes);
+  if (thread_live_bytes > thread_peak_bytes) thread_peak_bytes = thread_live_bytes;
   if (cls >= 0) {
     pthread_mutex_lock(&alloc_mutex);
     FreeBlock *b = free_lists[cls];
@@ -94,3 +97,5 @@ void ke_alloc_trim(void) {
   pthread_mutex_unlock(&alloc_mutex);
 }
 long ke_alloc_thread_live_bytes(void) { return thread_live_bytes; }
+long ke_alloc_thread_peak_bytes(void) { return thread_peak_bytes; }
+void ke_alloc_thread_peak_reset(void) { thread_peak_bytes = thread_live_bytes; }

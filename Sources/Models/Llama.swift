@@ -45,6 +45,17 @@ public final class LlamaDecoderLayer: Module {
         let x1 = x + attended
         return x1 + mlp(postAttentionNorm(x1))
     }
+
+    /// The random state this layer's forward consumes: the LoRA dropout generators of its
+    /// projections (usually one, shared by the whole model).
+    var dropoutSources: [RecomputationState] {
+        var seen = Set<ObjectIdentifier>(), out: [RecomputationState] = []
+        for l in [attention.qProj, attention.kProj, attention.vProj, attention.oProj, mlp.gate, mlp.up, mlp.down] {
+            guard l.loraA != nil, l.training, l.loraDropout > 0, let s = l.loraDropoutSource else { continue }
+            if seen.insert(ObjectIdentifier(s)).inserted { out.append(s) }
+        }
+        return out
+    }
 }
 
 /// The decoder stack without a head (Hugging Face `LlamaModel`, key prefix `model.` inside
@@ -97,6 +108,19 @@ public final class LlamaForCausalLM: Module {
     public let config: LlamaConfig
     /// Per-frequency divisors from a GGUF `rope_freqs` tensor (Llama 3.1+ GGUF files).
     public var ropeFrequencyFactors: [Float]? = nil
+    /// Gradient checkpointing per decoder layer: when on (and a graph is being recorded, without
+    /// a KV cache), each layer keeps only its input between forward and backward and is re-run
+    /// during backward (see ``TensorKit/checkpoint(_:parameters:preserving:_:)``); LoRA dropout
+    /// masks are replayed exactly, so gradients equal those without checkpointing. Activation
+    /// memory falls from every layer's intermediates to one [B, T, hidden] tensor per layer, for
+    /// about one more forward pass of compute.
+    ///
+    /// ```swift
+    /// llm.gradientCheckpointing = true
+    /// let loss = someLoss(llm.hiddenStates(ids: batch, direction: .bidirectional))
+    /// loss.backward()
+    /// ```
+    public var gradientCheckpointing = false
 
     public init(_ config: LlamaConfig, rng: inout RNG) {
         self.config = config
@@ -159,8 +183,15 @@ public final class LlamaForCausalLM: Module {
         sinT = sinT.reshape([B, 1, T, config.headDim])
         let rotary: (Tensor) -> Tensor = { applyRotaryHalf($0, cos: cosT, sin: sinT) }
         var x = model.embedTokens(ids.flatMap { $0 }, shape: [B, T])
+        let checkpointed = gradientCheckpointing && cache == nil && GradMode.isEnabled
         for (i, layer) in model.layers.enumerated() {
-            x = layer(x, mask: mask, rotary: rotary, cache: cache?.layers[i])
+            if checkpointed {
+                x = checkpoint([x], parameters: layer.parameters(), preserving: layer.dropoutSources) { xs in
+                    layer(xs[0], mask: mask, rotary: rotary, cache: nil)
+                }
+            } else {
+                x = layer(x, mask: mask, rotary: rotary, cache: cache?.layers[i])
+            }
         }
         cache?.length += T
         return model.norm(x)

@@ -43,12 +43,27 @@ public enum LoRAError: Error, CustomStringConvertible {
 }
 
 /// The random generator behind the LoRA dropout of one model (shared by its adapted layers,
-/// so that a model's masks depend only on its own seed).
-public final class DropoutSource: @unchecked Sendable {
+/// so that a model's masks depend only on its own seed). As a ``RecomputationState`` it lets
+/// gradient checkpointing replay a layer's masks exactly when the layer is re-run.
+///
+/// ```swift
+/// let source = DropoutSource(seed: 1)
+/// let saved = source.snapshot()
+/// // … forward draws masks …
+/// source.restore(saved)          // the same masks again
+/// ```
+public final class DropoutSource: RecomputationState, @unchecked Sendable {
     private let lock = NSLock()
     private var rng: RNG
     public init(seed: UInt64) { rng = RNG(seed: seed) }
     public func reseed(_ seed: UInt64) { lock.lock(); rng = RNG(seed: seed); lock.unlock() }
+    /// The generator's current state.
+    public func snapshot() -> Any { lock.lock(); defer { lock.unlock() }; return rng }
+    /// Puts back a state from ``snapshot()``.
+    public func restore(_ state: Any) {
+        guard let r = state as? RNG else { preconditionFailure("DropoutSource.restore: expected an RNG state, got \(type(of: state))") }
+        lock.lock(); rng = r; lock.unlock()
+    }
     func dropout(_ x: Tensor, p: Float) -> Tensor {
         lock.lock(); defer { lock.unlock() }
         return TensorKit.dropout(x, p: p, training: true, rng: &rng)

@@ -54,6 +54,18 @@ public enum MemoryStats {
     /// Bytes allocated minus bytes freed by the calling thread: a test's own footprint, unaffected
     /// by other tests running at the same time.
     public static var threadLiveBytes: Int { Int(ke_alloc_thread_live_bytes()) }
+    /// The highest ``threadLiveBytes`` since the last ``resetThreadPeak()``: the calling thread's
+    /// peak footprint over a computation.
+    ///
+    /// ```swift
+    /// MemoryStats.resetThreadPeak()
+    /// let base = MemoryStats.threadLiveBytes
+    /// loss(model(x)).backward()
+    /// print("peak", MemoryStats.threadPeakBytes - base)
+    /// ```
+    public static var threadPeakBytes: Int { Int(ke_alloc_thread_peak_bytes()) }
+    /// Starts a new peak measurement at the current ``threadLiveBytes``.
+    public static func resetThreadPeak() { ke_alloc_thread_peak_reset() }
     /// Bytes kept in the caching allocator's free lists for reuse.
     public static var cachedBytes: Int { Int(ke_alloc_cached_bytes()) }
     /// Returns all cached blocks to the operating system.

@@ -187,6 +187,13 @@ public final class HuggingFaceTokenizer: TextTokenizer, @unchecked Sendable {
     /// let room = 128 - tok.specialTokenCount   // content tokens that fit in 128
     /// ```
     public var specialTokenCount: Int { postProcessor?.addedCount ?? 0 }
+
+    /// Added tokens flagged special, plus BOS/EOS/padding.
+    public var specialTokenIds: Set<Int> {
+        var ids = Set(added.byId.values.filter(\.special).map(\.id))
+        for id in [bosTokenId, eosTokenId, padTokenId].compactMap({ $0 }) { ids.insert(id) }
+        return ids
+    }
 }
 
 // MARK: - Loading tokenizer.json

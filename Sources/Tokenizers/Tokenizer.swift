@@ -96,9 +96,19 @@ public protocol TextTokenizer: AnyObject, Sendable {
     var eosTokenId: Int? { get }
     /// Padding id, when the tokenizer has one.
     var padTokenId: Int? { get }
+    /// Ids of the special tokens (BOS/EOS/padding, chat-template markers and other added tokens
+    /// flagged special): the tokens masked language modelling never selects.
+    ///
+    /// ```swift
+    /// let special = tok.specialTokenIds        // SmolLM2: <|endoftext|>, <|im_start|>, <|im_end|>, …
+    /// ```
+    var specialTokenIds: Set<Int> { get }
 }
 
 extension TextTokenizer {
+    /// The named ids (BOS, EOS, padding) a tokenizer without a special-token table has.
+    public var specialTokenIds: Set<Int> { Set([bosTokenId, eosTokenId, padTokenId].compactMap { $0 }) }
+
     /// Token ids of `text` without truncation.
     ///
     /// ```swift

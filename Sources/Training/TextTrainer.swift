@@ -29,6 +29,9 @@ public struct TextTrainingConfig: Codable, Equatable, Sendable {
     /// of a step are computed without a graph, the loss gives their gradients, then each micro-
     /// batch is re-run with its slice of those gradients. 0 runs the whole batch at once.
     public var microBatch = 0
+    /// Re-run each decoder layer during backward instead of keeping its activations (see
+    /// ``Models/LlamaForCausalLM/gradientCheckpointing``); same gradients, less memory.
+    public var gradientCheckpointing = true
     public init() {}
 }
 
@@ -72,6 +75,7 @@ public final class TextTrainer {
         self.config = config
         self.directory = directory
         encoder.maxLength = config.maxLength
+        encoder.model.gradientCheckpointing = config.gradientCheckpointing
         if LoRA.adapterState(of: encoder.model).isEmpty {
             try LoRA.apply(config.lora, to: encoder.model, seed: config.seed)
         }
@@ -147,56 +151,28 @@ public final class TextTrainer {
     }
 
     func log(_ r: TextTrainingRecord, _ onRecord: (TextTrainingRecord) -> Void) throws {
-        let enc = JSONEncoder()
-        enc.outputFormatting = [.sortedKeys]
-        var line = try enc.encode(r)
-        line.append(0x0A)
-        let path = (directory as NSString).appendingPathComponent("metrics.jsonl")
-        if let fh = FileHandle(forWritingAtPath: path) {
-            defer { try? fh.close() }
-            try fh.seekToEnd()
-            try fh.write(contentsOf: line)
-        } else {
-            try line.write(to: URL(fileURLWithPath: path))
-        }
+        try TrainerFiles.appendMetrics(r, directory: directory)
         onRecord(r)
     }
 
     /// Writes the adapter, the optimizer state and the step atomically (a new folder renamed over the old one).
     public func saveCheckpoint() throws {
-        let tmp = checkpointDir + ".tmp-\(getpid())"
-        try? FileManager.default.removeItem(atPath: tmp)
-        try FileManager.default.createDirectory(atPath: tmp, withIntermediateDirectories: true)
-        try LoRA.saveAdapter(of: encoder.model, config: config.lora, to: tmp)
-        try writeSafetensors(optimizer.stateTensors(), to: (tmp as NSString).appendingPathComponent("optimizer.safetensors"))
-        let state: [String: Any] = ["step": step, "config": String(decoding: try JSONEncoder().encode(config), as: UTF8.self)]
-        try JSONSerialization.data(withJSONObject: state, options: [.sortedKeys]).write(to: URL(fileURLWithPath: (tmp as NSString).appendingPathComponent("trainer.json")))
-        let old = checkpointDir + ".old-\(getpid())"
-        if FileManager.default.fileExists(atPath: checkpointDir) { try FileManager.default.moveItem(atPath: checkpointDir, toPath: old) }
-        try FileManager.default.moveItem(atPath: tmp, toPath: checkpointDir)
-        try? FileManager.default.removeItem(atPath: old)
+        try TrainerFiles.saveCheckpoint(model: encoder.model, lora: config.lora, optimizer: optimizer, step: step, config: config,
+                                        to: checkpointDir)
     }
 
     func resumeIfPossible() throws {
-        let trainerPath = (checkpointDir as NSString).appendingPathComponent("trainer.json")
-        guard let data = FileManager.default.contents(atPath: trainerPath),
-              let json = try JSONSerialization.jsonObject(with: data) as? [String: Any], let s = json["step"] as? Int else { return }
-        if let c = json["config"] as? String, let saved = try? JSONDecoder().decode(TextTrainingConfig.self, from: Data(c.utf8)), saved != config {
-            throw TrainingError.data("\(checkpointDir) was written with different settings; use another --out or the same settings to resume")
+        let current = config
+        let s = try TrainerFiles.resume(model: encoder.model, optimizer: optimizer, from: checkpointDir) { data in
+            // Gradient checkpointing changes memory and time, not the result: either setting (or a
+            // checkpoint from before the setting existed) resumes.
+            let older = Data("{\"gradientCheckpointing\":true,".utf8) + data.dropFirst()
+            guard var saved = (try? JSONDecoder().decode(TextTrainingConfig.self, from: data))
+                    ?? (try? JSONDecoder().decode(TextTrainingConfig.self, from: older)) else { return false }
+            saved.gradientCheckpointing = current.gradientCheckpointing
+            return saved == current
         }
-        // Adapter weights into the already-applied adapters.
-        let file = try SafetensorsFile(path: (checkpointDir as NSString).appendingPathComponent("adapter_model.safetensors"))
-        let params = Dictionary(uniqueKeysWithValues: encoder.model.namedParameters())
-        for name in file.names {
-            let key = String(name.dropFirst("base_model.model.".count))
-            guard let p = params[key] else { throw TrainingError.data("checkpoint tensor \(name) has no place in the model") }
-            p.assign(try file.tensor(name))
-        }
-        let opt = try SafetensorsFile(path: (checkpointDir as NSString).appendingPathComponent("optimizer.safetensors"))
-        var state: [String: Tensor] = [:]
-        for n in opt.names { state[n] = try opt.tensor(n) }
-        try optimizer.loadState(state)
-        step = s
+        if let s { step = s }
     }
 }
 

@@ -182,10 +182,12 @@ struct BenchText: ParsableCommand {
     @Option(help: "The SmolLM2 GGUF file.") var model = ".cache/assets/smollm2/SmolLM2-135M-Instruct.Q4_1.gguf"
     @Option(help: "One caption per line.") var captions = "bench/captions.txt"
     @Flag(help: "Print one JSON object instead of a table.") var json = false
+    @Flag(help: "Gradient checkpointing per decoder layer (re-run each layer during backward).") var gradientCheckpointing = false
 
     func run() throws {
         Engine.threads = threads
         let (llm, tok, lines) = try loadBenchLLM(model: model, captions: captions)
+        llm.gradientCheckpointing = gradientCheckpointing
         let encoder = LLM2VecEncoder(model: llm, tokenizer: tok, template: .chatML)
         encoder.maxBatch = batch
         encoder.tokensPerBatch = Int.max
@@ -253,10 +255,12 @@ struct BenchTrainText: ParsableCommand {
     @Option(help: "The SmolLM2 GGUF file.") var model = ".cache/assets/smollm2/SmolLM2-135M-Instruct.Q4_1.gguf"
     @Option(help: "One caption per line.") var captions = "bench/captions.txt"
     @Flag(help: "Print one JSON object instead of a table.") var json = false
+    @Flag(help: "Gradient checkpointing per decoder layer (re-run each layer during backward).") var gradientCheckpointing = false
 
     func run() throws {
         Engine.threads = threads
         let (llm, tok, lines) = try loadBenchLLM(model: model, captions: captions)
+        llm.gradientCheckpointing = gradientCheckpointing
         let encoder = LLM2VecEncoder(model: llm, tokenizer: tok, template: .chatML)
         // The 32 captions whose wrapped length is closest to 64 tokens, in file order (as the torch side).
         let prepared = lines.map { encoder.prepare($0) }
@@ -270,9 +274,13 @@ struct BenchTrainText: ParsableCommand {
         llm.train()
         let base = llm.namedParameters().filter { !$0.0.contains("embed_tokens") && !$0.0.contains("lora_") }.reduce(0) { $0 + $1.1.count }
         let gflop = 3.0 * 2.0 * Double(base) * Double(tokens) / 1e9
-        let name = "smollm2-lora-train-step-32x64"
+        let name = "smollm2-lora-train-step-32x64" + (gradientCheckpointing ? "-ckpt" : "")
+        var peak = 0
         let w = Workload(name: name, gflop: gflop) {
             {
+                MemoryStats.resetThreadPeak()
+                let base = MemoryStats.threadLiveBytes
+                defer { peak = max(peak, MemoryStats.threadPeakBytes - base) }
                 let e = encoder.embedWithGradient(prepared: batch)
                 let q = l2Normalize(e.slice(axis: 0, 0, 16), axis: -1), p = l2Normalize(e.slice(axis: 0, 16, 32), axis: -1)
                 let loss = crossEntropy(matmul(q, p.transposed()) * 50, targets: Array(0..<16))
@@ -283,9 +291,11 @@ struct BenchTrainText: ParsableCommand {
         }
         let ms = w.time(warmup: warmup, reps: reps)
         if json {
-            try printBenchJSON(suite: "train-text", threads: threads, rows: [["name": name, "ms": ms, "gflop": gflop, "tokens": tokens]])
+            try printBenchJSON(suite: "train-text", threads: threads,
+                               rows: [["name": name, "ms": ms, "gflop": gflop, "tokens": tokens, "peak_mb": Double(peak) / 1e6]])
         } else {
-            print(String(format: "%-36@ %10.1f ms  %7.1f GFLOP/s  (%d tokens)", name as NSString, ms, gflop / (ms / 1e3), tokens))
+            print(String(format: "%-41@ %10.1f ms  %7.1f GFLOP/s  (%d tokens, step peak %.0f MB)", name as NSString, ms, gflop / (ms / 1e3),
+                         tokens, Double(peak) / 1e6))
         }
     }
 }

@@ -5,6 +5,7 @@ import Foundation
 import Models
 import NeuralNet
 import TensorKit
+import Tokenizers
 import Training
 
 struct FinetuneText: ParsableCommand {
@@ -19,6 +20,13 @@ struct FinetuneText: ParsableCommand {
         measured before training and every --eval-every steps. Output: checkpoint/ (resumable: run
         the same command again), metrics.jsonl, adapter/ (PEFT layout) and model/ (the merged model
         as a Hugging Face folder with tokenizer.json, ready for cache-text).
+
+        With --mntp TEXT, masked next-token prediction runs first (LLM2Vec's recipe: 20% of the
+        tokens masked, bidirectional attention, 512-token blocks, its own LoRA at lr 5e-5 for
+        --mntp-steps steps; output in mntp/ with its own checkpoint and metrics.jsonl), and its
+        adapter is merged into the weights before the contrastive adapter is added.
+        Gradient checkpointing (on by default) re-runs each decoder layer during backward instead
+        of keeping its activations: same gradients, much less memory, some extra time.
         """)
 
     @Option(help: "Decoder LLM: GGUF file or Hugging Face folder.") var model: String
@@ -38,10 +46,23 @@ struct FinetuneText: ParsableCommand {
     @Option(help: "Evaluate every N steps (0: only before and after).") var evalEvery = 50
     @Option(help: "Checkpoint every N steps.") var checkpointEvery = 25
     @Option(help: "Seed.") var seed: UInt64 = 0
-    @Option(help: "MNTP pre-training text (not implemented yet; the reference calls its effect small).") var mntp: String?
+    @Option(help: "MNTP text to train on first: a plain-text file (one document per line) or a folder of .txt files.") var mntp: String?
+    @Option(help: "MNTP steps (with --mntp).") var mntpSteps = 100
+    @Option(help: "MNTP blocks per step.") var mntpBatchSize = 4
+    @Option(help: "MNTP block length in tokens.") var mntpBlockLength = 512
+    @Option(help: "MNTP learning rate.") var mntpLr: Float = 5e-5
+    @Flag(inversion: .prefixedNo, help: "Re-run each decoder layer during backward instead of keeping its activations (less memory, same gradients).")
+    var gradientCheckpointing = true
+
+    func validate() throws {
+        if mntp == nil { return }
+        guard mntpSteps > 0, mntpBatchSize > 0 else { throw ValidationError("--mntp-steps and --mntp-batch-size must be positive") }
+        guard mntpBlockLength >= 2 else { throw ValidationError("--mntp-block-length must be at least 2 tokens") }
+    }
 
     func run() throws {
-        if mntp != nil { throw ValidationError("--mntp is not implemented yet (the supervised contrastive stage is what matters; see the README)") }
+        let mntpDocuments: [String]?
+        do { mntpDocuments = try mntp.map { try MaskedNextToken.documents(at: $0) } } catch { throw CommandFailure("\(error)") }
         guard case .decoder(let llm, let tok) = try loadTextModel(model) else {
             throw ValidationError("\(model) is a sentence encoder; finetune-text needs a decoder LLM")
         }
@@ -58,6 +79,9 @@ struct FinetuneText: ParsableCommand {
         cfg.steps = steps; cfg.batchSize = batchSize; cfg.learningRate = lr; cfg.warmupSteps = warmup ?? max(1, steps / 10)
         cfg.lora = LoRAConfig(rank: loraRank, alpha: loraAlpha, dropout: loraDropout)
         cfg.maxLength = maxLength; cfg.microBatch = microBatch; cfg.evalEvery = evalEvery; cfg.checkpointEvery = checkpointEvery; cfg.seed = seed
+        cfg.gradientCheckpointing = gradientCheckpointing
+        let start = Date()
+        if let docs = mntpDocuments { try runMNTP(llm: llm, tokenizer: tok, documents: docs) }
         let encoder = LLM2VecEncoder(model: llm, tokenizer: tok)
         let trainer: TextTrainer
         do { trainer = try TextTrainer(encoder: encoder, pairs: all, heldOut: held, config: cfg, directory: out) } catch {
@@ -65,7 +89,6 @@ struct FinetuneText: ParsableCommand {
         }
         FileHandle.standardError.write(Data("finetune-text: \(all.count) training pairs, \(held.count) held out; step \(trainer.step)/\(steps)\n".utf8))
         let bar = ProgressBar(total: steps, label: "finetune-text", unit: "steps")
-        let start = Date()
         try trainer.run { r in
             if let s = r.craShortToLong, let l = r.craLongToShort {
                 FileHandle.standardError.write(Data("\nstep \(r.step): caption-retrieval accuracy short→long \(fmt(s))%, long→short \(fmt(l))%\n".utf8))
@@ -76,15 +99,30 @@ struct FinetuneText: ParsableCommand {
             }
         }
         // Final artefacts: the adapter (PEFT layout) and the merged model folder for cache-text.
-        try LoRA.saveAdapter(of: llm, config: cfg.lora, to: (out as NSString).appendingPathComponent("adapter"), baseModel: model)
-        LoRA.merge(into: llm)
+        try exportMergedModel(llm, lora: cfg.lora, base: model, out: out)
         let folder = (out as NSString).appendingPathComponent("model")
-        try llm.saveHuggingFaceFolder(folder)
-        if model.lowercased().hasSuffix(".gguf") {
-            try TokenizerExport.writeHuggingFaceFiles(from: GGUFFile(path: model), to: folder)
-        } else {
-            try TokenizerExport.copyHuggingFaceFiles(from: model, to: folder)
-        }
         FileHandle.standardError.write(Data("finetune-text: done in \(formatDuration(Date().timeIntervalSince(start))); merged model in \(folder)\n".utf8))
+    }
+
+    /// MNTP with its own LoRA in `out/mntp` (resumable), then its adapter merged into `llm`.
+    func runMNTP(llm: LlamaForCausalLM, tokenizer: any TextTokenizer, documents: [String]) throws {
+        var mc = MNTPTrainingConfig()
+        mc.steps = mntpSteps; mc.batchSize = mntpBatchSize; mc.blockLength = mntpBlockLength; mc.learningRate = mntpLr
+        mc.lora = LoRAConfig(rank: loraRank, alpha: loraAlpha, dropout: loraDropout)
+        mc.seed = seed; mc.checkpointEvery = checkpointEvery; mc.gradientCheckpointing = gradientCheckpointing
+        let dir = (out as NSString).appendingPathComponent("mntp")
+        let trainer: MNTPTrainer
+        do { trainer = try MNTPTrainer(model: llm, tokenizer: tokenizer, documents: documents, config: mc, directory: dir) } catch {
+            throw CommandFailure("\(error)")
+        }
+        FileHandle.standardError.write(Data("finetune-text: MNTP on \(documents.count) documents, \(trainer.blocks.count) blocks of ≤ \(mntpBlockLength) tokens (mask token \(trainer.maskToken)); step \(trainer.step)/\(mntpSteps)\n".utf8))
+        let bar = ProgressBar(total: mntpSteps, label: "mntp", unit: "steps")
+        try trainer.run { r in
+            bar.detail = String(format: "loss %.4f, %.1f s/step", r.loss, r.stepSeconds)
+            bar.update(r.step)
+        }
+        try LoRA.saveAdapter(of: llm, config: mc.lora, to: (dir as NSString).appendingPathComponent("adapter"), baseModel: model)
+        LoRA.merge(into: llm)
+        FileHandle.standardError.write(Data("\nfinetune-text: MNTP adapter merged into the base weights\n".utf8))
     }
 }

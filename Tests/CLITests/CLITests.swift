@@ -176,3 +176,47 @@ private func run(_ args: [String]) throws -> Run {
         #expect(s.status == 0 && (s.json["results"] as? [Any])?.count == 1, "\(s.stderr)")
     }
 }
+
+/// `finetune-text --mntp` on a tiny random Llama folder (the Llama-3-style test tokenizer):
+/// MNTP steps, their adapter merged, then contrastive steps; resumable outputs in place.
+@Suite(.serialized) struct FinetuneTextCommandTests {
+    @Test func mntpThenContrastive() throws {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("cli-finetune-\(getpid())").path
+        try? FileManager.default.removeItem(atPath: dir)
+        let model = dir + "/tiny", out = dir + "/run"
+        try FileManager.default.createDirectory(atPath: model, withIntermediateDirectories: true)
+        var c = LlamaConfig(vocabSize: 2048, hiddenSize: 32, intermediateSize: 64, layers: 2, heads: 4, kvHeads: 2)
+        c.tieWordEmbeddings = true
+        c.bosTokenId = 0
+        var rng = RNG(seed: 1)
+        try LlamaForCausalLM(c, rng: &rng).saveHuggingFaceFolder(model)
+        try FileManager.default.copyItem(atPath: root.appendingPathComponent("Tests/Goldens/tokenizers/llama3-style/tokenizer.json").path,
+                                         toPath: model + "/tokenizer.json")
+        let colours = ["red", "blue", "green"], shapes = ["cube", "ball"]
+        var csv = "short_caption,long_caption\n"
+        for i in 0..<10 {
+            csv += "a \(colours[i % 3]) \(shapes[i % 2]),a large \(colours[i % 3]) \(shapes[i % 2]) with \(i) stripes on a white floor\n"
+        }
+        try csv.write(toFile: dir + "/pairs.csv", atomically: true, encoding: .utf8)
+        try (0..<30).map { "the \(colours[$0 % 3]) \(shapes[$0 % 2]) number \($0) rests beside a grey ring." }.joined(separator: "\n")
+            .write(toFile: dir + "/text.txt", atomically: true, encoding: .utf8)
+        let args = ["finetune-text", "--model", model, "--pairs", dir + "/pairs.csv", "--eval-count", "4", "--out", out,
+                    "--steps", "2", "--batch-size", "2", "--max-length", "32", "--micro-batch", "0", "--lora-rank", "2",
+                    "--mntp", dir + "/text.txt", "--mntp-steps", "3", "--mntp-batch-size", "2", "--mntp-block-length", "16"]
+        let r = try run(args)
+        #expect(r.status == 0, "\(r.stderr)")
+        #expect(r.stderr.contains("MNTP adapter merged"), "\(r.stderr)")
+        let metrics = try String(contentsOfFile: out + "/mntp/metrics.jsonl", encoding: .utf8).split(separator: "\n")
+        #expect(metrics.count == 3)
+        for file in ["mntp/adapter/adapter_model.safetensors", "mntp/checkpoint/trainer.json", "adapter/adapter_model.safetensors",
+                     "model/model.safetensors", "metrics.jsonl"] {
+            #expect(FileManager.default.fileExists(atPath: out + "/" + file), "\(file) missing")
+        }
+        // Running again resumes both stages from their final checkpoints without more steps.
+        let again = try run(args)
+        #expect(again.status == 0, "\(again.stderr)")
+        #expect(try String(contentsOfFile: out + "/mntp/metrics.jsonl", encoding: .utf8).split(separator: "\n").count == 3)
+        let bad = try run(["finetune-text", "--model", model, "--pairs", dir + "/pairs.csv", "--out", dir + "/x", "--mntp", dir + "/nope.txt"])
+        #expect(bad.status != 0 && bad.stderr.contains("nope.txt"), "\(bad.stderr)")
+    }
+}

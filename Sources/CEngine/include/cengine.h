@@ -26,6 +26,8 @@ void ke_free(void *ptr, size_t bytes);
 size_t ke_alloc_cached_bytes(void);   // bytes held in free lists
 size_t ke_alloc_live_bytes(void);     // bytes handed out and not yet freed
 long ke_alloc_thread_live_bytes(void); // the same, counting only this thread's allocations and frees
+long ke_alloc_thread_peak_bytes(void);  // highest ke_alloc_thread_live_bytes since the last reset
+void ke_alloc_thread_peak_reset(void);  // starts a new peak measurement at the current value
 void ke_alloc_trim(void);             // return every cached block to the system
 
 // ---- BLAS bridge (row-major; OpenBLAS runs single-threaded, the pool splits the work) ----
