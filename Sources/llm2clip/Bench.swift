@@ -325,7 +325,9 @@ struct BenchTrainCLIP: ParsableCommand {
         let w = Workload(name: name, gflop: gflop) { { _ = setup.step() } }
         let ms = w.time(warmup: warmup, reps: reps)
         if json {
-            try printBenchJSON(suite: "train-clip", threads: threads, rows: [["name": name, "ms": ms, "gflop": gflop, "images": batch]])
+            // The FMA peak measured now tells how much of a shared machine the run had.
+            try printBenchJSON(suite: "train-clip", threads: threads, rows: [["name": name, "ms": ms, "gflop": gflop, "images": batch]],
+                               extra: ["peak_gflops": ke_measure_fma_peak(Int32(threads))])
         } else {
             print(String(format: "%-36@ %10.1f ms  %7.1f images/s  %7.1f GFLOP/s", name as NSString, ms,
                          Double(batch) / (ms / 1e3), gflop / (ms / 1e3)))
