@@ -59,7 +59,7 @@ def main(argv=None):
     ours_cmd = [binary, "bench", args.suite, "--json", "--threads", str(args.threads)]
     torch_cmd = [args.python, torch_script, "--json", "--threads", str(args.threads)]
 
-    ours_ms, torch_ms, gflop, peaks, order = {}, {}, {}, [], []
+    ours_ms, torch_ms, gflop, images, peaks, order = {}, {}, {}, {}, [], []
     for rnd in range(args.rounds):
         for side, cmd in (("ours", ours_cmd), ("torch", torch_cmd)):
             print(f"[round {rnd + 1}/{args.rounds}] {side}: {' '.join(cmd)}", file=sys.stderr, flush=True)
@@ -75,6 +75,8 @@ def main(argv=None):
                     dest.setdefault(name, []).append(float(row["ms"]))
                 if row.get("gflop") is not None and (side == "ours" or name not in gflop):
                     gflop[name] = float(row["gflop"])
+                if row.get("images") is not None:
+                    images[name] = int(row["images"])
 
     peak = statistics.median(peaks) if peaks else None
     rows = []
@@ -85,8 +87,11 @@ def main(argv=None):
         ratio = t / o if (o and t is not None) else None
         rate = gf / (o / 1e3) if (gf is not None and o) else None
         frac = rate / peak if (rate is not None and peak and name.startswith("sgemm")) else None
+        n_img = images.get(name)
         rows.append({"name": name, "ours_ms": o, "torch_ms": t, "ratio": ratio,
-                     "ours_gflops": rate, "peak_fraction": frac})
+                     "ours_gflops": rate, "peak_fraction": frac,
+                     "ours_images_per_s": n_img / (o / 1e3) if (n_img and o) else None,
+                     "torch_images_per_s": n_img / (t / 1e3) if (n_img and t) else None})
 
     if args.json:
         print(json.dumps({"suite": args.suite, "threads": args.threads, "rounds": args.rounds,
@@ -95,6 +100,14 @@ def main(argv=None):
 
     print(f"suite `{args.suite}`, threads {args.threads}, rounds {args.rounds}, "
           f"FMA peak {fmt(peak, '.1f')} GFLOP/s\n")
+    if images:  # throughput suites (vision, train-clip): images/s instead of the GEMM peak fraction
+        print("| workload | ours ms | PyTorch ms | ratio (PyTorch ÷ ours) | ours images/s | PyTorch images/s | ours GFLOP/s |")
+        print("|---|---:|---:|---:|---:|---:|---:|")
+        for r in rows:
+            print(f"| {r['name']} | {fmt(r['ours_ms'], '.1f')} | {fmt(r['torch_ms'], '.1f')} | {fmt(r['ratio'], '.2f')} | "
+                  f"{fmt(r['ours_images_per_s'], '.1f')} | {fmt(r['torch_images_per_s'], '.1f')} | "
+                  f"{fmt(r['ours_gflops'], '.1f')} |")
+        return 0
     print("| workload | ours ms | PyTorch ms | ratio (PyTorch ÷ ours) | ours GFLOP/s | % of FMA peak |")
     print("|---|---:|---:|---:|---:|---:|")
     for r in rows:

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Builds in release mode and runs a benchmark suite side by side with its PyTorch counterpart.
-# Usage: scripts/bench.sh [engine] [--rounds N] [--json]
+# Usage: scripts/bench.sh [engine|text|vision|train-text|train-clip] [--rounds N] [--json]
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh

@@ -77,11 +77,9 @@ public final class EVA02Attention: Module {
     func callAsFunction(_ x: Tensor, cos: Tensor, sin: Tensor) -> Tensor {
         let B = x.shape[0], N = x.shape[1], D = x.shape[2], hd = D / heads
         func split(_ t: Tensor) -> Tensor { t.reshape([B, N, heads, hd]).permute([0, 2, 1, 3]) }
-        // Rotary on patch tokens only; the class token passes through.
-        func rope(_ t: Tensor) -> Tensor {
-            let parts = t.split([1, N - 1], axis: 2)
-            return concat([parts[0], applyRotaryInterleaved(parts[1], cos: cos, sin: sin)], axis: 2)
-        }
+        // Rotary on patch tokens only; the class token passes through. The rotary and attention
+        // outputs keep the [B, N, H, hd] memory order, so merging the heads below is a view.
+        func rope(_ t: Tensor) -> Tensor { applyRotaryInterleaved(t, cos: cos, sin: sin, skipLeading: 1) }
         let o = scaledDotProductAttention(rope(split(q(x))), rope(split(k(x))), split(v(x)))
         return proj(innerNorm(o.permute([0, 2, 1, 3]).reshape([B, N, D])))
     }

@@ -50,17 +50,41 @@ public func scaledDotProductAttention(_ q: Tensor, _ k: Tensor, _ v: Tensor, mas
     args.keep = keepC.map { UnsafePointer($0.fptr) }
     let needsGrad = GradMode.isEnabled && (q.requiresGrad || k.requiresGrad || v.requiresGrad)
     let probs = Tensor.empty([B, H, T, S])
-    let out = Tensor.empty([B, H, T, D])
+    // The output (and in backward each input's gradient) takes the memory order of its input:
+    // for q a permuted view of [B, T, H, D], `out.permute([0, 2, 1, 3]).reshape([B, T, H·D])`
+    // is then a free view, and so are the gradients' way back through the head split.
+    let out = Tensor.emptyOrdered([B, H, T, D], like: qd)
+    args.os = (out.strides[0], out.strides[1], out.strides[2])
     ke_attention_fwd(&args, probs.fptr, out.fptr)
     if !needsGrad { return out }
     return record(out, [q, k, v]) { g in
-        let gc = g.contiguous()
-        let gq = Tensor.empty([B, H, T, D]), gk = Tensor.empty([B, Hkv, S, D]), gv = Tensor.empty([B, Hkv, S, D])
+        let gc = g.strides[3] == 1 ? g : g.contiguous()
+        let gq = Tensor.emptyOrdered([B, H, T, D], like: qd)
+        let gk = Tensor.emptyOrdered([B, Hkv, S, D], like: kd), gv = Tensor.emptyOrdered([B, Hkv, S, D], like: vd)
         var a = args
+        a.gos = (gc.strides[0], gc.strides[1], gc.strides[2])
+        a.gqs = (gq.strides[0], gq.strides[1], gq.strides[2])
+        a.gks = (gk.strides[0], gk.strides[1], gk.strides[2])
+        a.gvs = (gv.strides[0], gv.strides[1], gv.strides[2])
         // Keep the inputs alive while the kernel reads them.
-        withExtendedLifetime((qd, kd, vd, keepC)) {
+        withExtendedLifetime((qd, kd, vd, keepC, gc)) {
             ke_attention_bwd(&a, probs.fptr, gc.fptr, gq.fptr, gk.fptr, gv.fptr)
         }
         return [gq, gk, gv]
+    }
+}
+
+extension Tensor {
+    /// An uninitialised tensor of `shape` whose memory order follows `like`'s strides (dims
+    /// ordered by decreasing stride, the last dim dense), as PyTorch's `preserve_format`; dense
+    /// row-major when `like` is not of that kind.
+    static func emptyOrdered(_ shape: [Int], like t: Tensor) -> Tensor {
+        let r = shape.count
+        guard t.rank == r, r >= 2, t.strides[r - 1] == 1 else { return .empty(shape) }
+        let order = (0..<r).sorted { (t.strides[$0], -$0) > (t.strides[$1], -$1) }
+        if order == Array(0..<r) || order[r - 1] != r - 1 { return .empty(shape) }
+        var inverse = [Int](repeating: 0, count: r)
+        for (i, d) in order.enumerated() { inverse[d] = i }
+        return withNoGrad { Tensor.empty(order.map { shape[$0] }).permute(inverse) }
     }
 }

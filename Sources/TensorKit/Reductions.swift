@@ -17,13 +17,20 @@ extension Tensor {
     }
 
     private func reduceKernel(_ kind: Int32, axes: [Int], keepDims: Bool) -> (Tensor, [Int]) {
+        let red = Set(axes.map { axis($0) })
+        if kind == 0, isContiguous, red == Set(0..<red.count), red.count < rank {
+            // Leading axes of a dense tensor (a bias gradient): column sums, no transposed copy.
+            let inner = red.reduce(1) { $0 * shape[$1] }, outer = count / Swift.max(inner, 1)
+            var kd = shape
+            for a in red { kd[a] = 1 }
+            let out = Tensor.empty(keepDims ? kd : Array(shape[red.count...]))
+            if inner == 0 { ke_fill(out.fptr, out.count, 0) } else { ke_sum_cols(inner, outer, fptr, out.fptr, 0) }
+            return (out, kd)
+        }
         let r = rowsForReduction(axes)
         let out = Tensor.empty(keepDims ? r.keepDimsShape : r.keptShape)
         if r.inner == 0 {
             ke_fill(out.fptr, out.count, kind == 0 ? 0 : -.infinity)
-        } else if kind == 0, r.outer > 1, isContiguous, Set(axes.map { axis($0) }) == Set(0..<axes.count) {
-            // Leading axes of a dense tensor: column sums, no transpose.
-            ke_sum_cols(r.inner, r.outer, fptr, out.fptr, 0)
         } else {
             ke_reduce_rows(kind, r.outer, r.inner, r.rows.fptr, out.fptr)
         }

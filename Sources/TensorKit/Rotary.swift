@@ -1,3 +1,5 @@
+import CEngine
+
 #if canImport(Glibc)
 import Glibc
 #elseif canImport(Darwin)
@@ -96,11 +98,33 @@ public func evaRopeTables(headDim: Int, gridH: Int, gridW: Int, ptSeqLen: Int, t
 @inline(__always) private func Foundation_pow(_ a: Double, _ b: Double) -> Double { pow(a, b) }
 
 /// EVA02-style rotary embedding with interleaved pairs: (x₀, x₁) → (x₀·cos − x₁·sin, x₁·cos + x₀·sin).
-/// `x` is [..., N, D]; tables are [N, D].
-public func applyRotaryInterleaved(_ x: Tensor, cos: Tensor, sin: Tensor) -> Tensor {
-    let d = x.shape[x.rank - 1]
-    let pairs = x.reshape(Array(x.shape.dropLast()) + [d / 2, 2])
-    let parts = pairs.split([1, 1], axis: -1)
-    let rotated = concat([-parts[1], parts[0]], axis: -1).reshape(x.shape)
-    return x * cos + rotated * sin
+/// `x` is [..., N, D]; tables are [N − skipLeading, D]: the first `skipLeading` tokens (a class
+/// token) pass through unrotated. One fused kernel each way; the result keeps `x`'s memory order
+/// (a permuted view of [B, N, H, D] stays one), so no copy is made around the head split.
+public func applyRotaryInterleaved(_ x: Tensor, cos: Tensor, sin: Tensor, skipLeading skip: Int = 0) -> Tensor {
+    precondition(x.rank >= 2, "applyRotaryInterleaved: x must be [..., N, D], got \(x.shape)")
+    let N = x.shape[x.rank - 2], D = x.shape[x.rank - 1]
+    precondition(D % 2 == 0 && skip >= 0 && skip <= N && cos.shape == [N - skip, D] && sin.shape == cos.shape,
+                 "applyRotaryInterleaved: x \(x.shape), skip \(skip) and tables \(cos.shape)/\(sin.shape) do not fit")
+    // As [B, H, N, D] with a dense last dim (a view when x is rank 4 or dense).
+    func asRank4(_ t: Tensor) -> Tensor {
+        if t.rank == 4 && t.strides[3] == 1 { return t }
+        let c = t.contiguous()
+        let outer = c.count / Swift.max(N * D, 1)
+        return Tensor(storage: c.storage, shape: [1, outer, N, D], strides: nil, offset: c.offset)
+    }
+    let c = cos.detach().contiguous(), s = sin.detach().contiguous()
+    func run(_ input: Tensor, backward: Bool) -> Tensor {
+        let x4 = asRank4(input.detach())
+        let y4 = Tensor.emptyOrdered(x4.shape, like: x4)
+        let xs = x4.strides.map { CLong($0) }, ys = y4.strides.map { CLong($0) }
+        withExtendedLifetime((x4, c, s)) {
+            ke_rope_interleaved(x4.shape[0], x4.shape[1], N, D, x4.fptr, xs, y4.fptr, ys, c.fptr, s.fptr, skip,
+                                backward ? 1 : 0)
+        }
+        if input.rank == 4 { return y4 }
+        return Tensor(storage: y4.storage, shape: input.shape, strides: nil, offset: y4.offset)
+    }
+    let y = run(x, backward: false)
+    return record(y, [x]) { g in [run(g, backward: true)] }
 }

@@ -1,5 +1,6 @@
 import ArgumentParser
 import CEngine
+import Formats
 import Foundation
 import NeuralNet
 import TensorKit
@@ -10,7 +11,7 @@ import Training
 struct Bench: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Time the engine's workloads (the PyTorch counterpart is bench/torch_engine.py; bench/compare.py runs both).",
-        subcommands: [BenchEngine.self, BenchText.self, BenchVision.self, BenchTrainText.self]
+        subcommands: [BenchEngine.self, BenchText.self, BenchVision.self, BenchTrainText.self, BenchTrainCLIP.self]
     )
 }
 
@@ -297,6 +298,165 @@ struct BenchTrainText: ParsableCommand {
             print(String(format: "%-41@ %10.1f ms  %7.1f GFLOP/s  (%d tokens, step peak %.0f MB)", name as NSString, ms, gflop / (ms / 1e3),
                          tokens, Double(peak) / 1e6))
         }
+    }
+}
+
+struct BenchTrainCLIP: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "train-clip",
+        abstract: "One stage-2 training step (EVA02 tower + text adapter, CLIP loss, AdamW) on a batch of images and cached LLM features (PyTorch side: bench/torch_train_clip.py)."
+    )
+
+    @Option(help: "Threads for the engine's kernels.") var threads = 2
+    @Option(help: "Timed steps (median reported).") var reps = 7
+    @Option(help: "Untimed warm-up steps.") var warmup = 2
+    @Option(help: "Vision tower preset: small (the demo's) or tiny.") var tower = "small"
+    @Option(help: "Images (and captions) per step.") var batch = 64
+    @Option(help: "Width of the cached LLM features (576 = SmolLM2-135M).") var llmDim = 576
+    @Option(help: "Write the initial model here (LLM2CLIPModel.save), the inputs to PATH.inputs.safetensors and the first steps' loss and gradient norms to PATH.json, for bench/torch_train_clip.py --check.")
+    var saveWeights: String?
+    @Option(help: "Print the time of forward, backward and optimiser separately for this many steps (profiling aid).")
+    var phases = 0
+    @Flag(help: "Print one JSON object instead of a table.") var json = false
+
+    func run() throws {
+        Engine.threads = threads
+        let cfg: EVA02Config
+        switch tower {
+        case "small": cfg = .small
+        case "tiny": cfg = .tiny
+        default: throw ValidationError("--tower must be small or tiny, got '\(tower)'")
+        }
+        let setup = TrainCLIPStep(tower: cfg, llmDim: llmDim, batch: batch, seed: 0)
+        if let path = saveWeights { return try setup.writeCheck(to: path) }
+        if phases > 0 { return setup.printPhases(steps: phases, warmup: warmup) }
+        let name = "eva02-\(tower)-clip-train-step-\(batch)"
+        let gflop = setup.gflop
+        let w = Workload(name: name, gflop: gflop) { { _ = setup.step() } }
+        let ms = w.time(warmup: warmup, reps: reps)
+        if json {
+            // The FMA peak measured now tells how much of a shared machine the run had.
+            try printBenchJSON(suite: "train-clip", threads: threads, rows: [["name": name, "ms": ms, "gflop": gflop, "images": batch]],
+                               extra: ["peak_gflops": ke_measure_fma_peak(Int32(threads))])
+        } else {
+            print(String(format: "%-36@ %10.1f ms  %7.1f images/s  %7.1f GFLOP/s", name as NSString, ms,
+                         Double(batch) / (ms / 1e3), gflop / (ms / 1e3)))
+        }
+    }
+}
+
+/// One stage-2 training step of LLM2CLIP on random inputs: l2-normalised image and text
+/// embeddings, the CLIP loss with the learnable logit scale, backward, gradient clipping at 5,
+/// AdamW (lr 1e-5, weight decay 0.05 on matrices only), the logit-scale clamp.
+final class TrainCLIPStep {
+    let model: LLM2CLIPModel
+    let pixels: Tensor, features: Tensor
+    let params: [Tensor]
+    let optimizer: AdamW
+    let config: EVA02Config, batch: Int, llmDim: Int
+    static let maxGradNorm: Float = 5
+
+    init(tower: EVA02Config, llmDim: Int, batch: Int, seed: UInt64) {
+        config = tower
+        self.batch = batch
+        self.llmDim = llmDim
+        var rng = RNG(seed: seed)
+        model = withNoGrad { LLM2CLIPModel(LLM2CLIPConfig(eva02: tower, llmDim: llmDim), rng: &rng) }
+        model.train()
+        var inputRNG = RNG(seed: seed + 1)
+        pixels = Tensor.randn([batch, 3, tower.imageSize, tower.imageSize], rng: &inputRNG)
+        features = Tensor.randn([batch, llmDim], rng: &inputRNG)
+        let named = model.trainableParameters()
+        params = named.map(\.1)
+        let decayed = named.filter { Self.decays($0.0, $0.1) }.map(\.1)
+        let plain = named.filter { !Self.decays($0.0, $0.1) }.map(\.1)
+        optimizer = AdamW(groups: [ParamGroup(params: decayed, name: "decay"), ParamGroup(params: plain, weightDecay: 0, name: "no_decay")],
+                          learningRate: 1e-5, beta1: 0.9, beta2: 0.999, eps: 1e-8, weightDecay: 0.05)
+    }
+
+    /// Weight decay on matrices (linear and patch weights), not on biases, norms, the position
+    /// embedding, the class token or the logit scale (reference §3).
+    static func decays(_ name: String, _ t: Tensor) -> Bool {
+        t.rank >= 2 && !name.hasSuffix("pos_embed") && !name.hasSuffix("cls_token")
+    }
+
+    /// Forward FLOPs ×3 of the GEMMs (tower linears, patch embedding, attention, adapter, logits).
+    var gflop: Double {
+        let c = config, T = c.grid * c.grid + 1, B = Double(batch), D = Double(c.width), F = Double(c.mlpHidden)
+        let perBlock = 4 * D * D + 3 * D * F
+        let tower = 2 * B * Double(T) * Double(c.layers) * perBlock + 4 * B * Double(c.layers) * Double(T * T) * D
+            + 2 * B * Double(c.grid * c.grid) * D * Double(3 * c.patchSize * c.patchSize) + 2 * B * D * Double(c.embedDim)
+        let L = Double(llmDim)
+        let adapter = 2 * B * (4 * 2 * L * 2 * L + L * Double(c.embedDim))
+        let logits = 2 * B * B * Double(c.embedDim)
+        return 3 * (tower + adapter + logits) / 1e9
+    }
+
+    func forward() -> Tensor {
+        let img = model.encodeImage(pixels), txt = model.encodeText(features)
+        return CLIPObjective.loss(images: img, texts: txt, logitScale: model.logitScale)
+    }
+
+    /// One full step; returns (loss, gradient norm before clipping).
+    @discardableResult
+    func step() -> (Float, Float) {
+        let loss = forward()
+        loss.backward()
+        let norm = clipGradNorm(params, maxNorm: Self.maxGradNorm)
+        optimizer.step()
+        CLIPObjective.clampLogitScale(model.logitScale)
+        optimizer.zeroGrad()
+        return (loss.item(), norm)
+    }
+
+    func printPhases(steps: Int, warmup: Int) {
+        for _ in 0..<warmup { step() }
+        func now() -> Double { Double(DispatchTime.now().uptimeNanoseconds) / 1e6 }
+        var f: [Double] = [], b: [Double] = [], o: [Double] = []
+        for _ in 0..<steps {
+            let t0 = now()
+            let loss = forward()
+            let t1 = now()
+            loss.backward()
+            let t2 = now()
+            clipGradNorm(params, maxNorm: Self.maxGradNorm)
+            optimizer.step()
+            CLIPObjective.clampLogitScale(model.logitScale)
+            optimizer.zeroGrad()
+            let t3 = now()
+            f.append(t1 - t0); b.append(t2 - t1); o.append(t3 - t2)
+        }
+        func med(_ x: [Double]) -> Double { x.sorted()[x.count / 2] }
+        print(String(format: "forward %.1f ms  backward %.1f ms  clip+adamw %.1f ms  (median of %d)", med(f), med(b), med(o), steps))
+    }
+
+    /// The equivalence check's reference: initial weights, inputs, and three steps' losses and
+    /// gradient norms (per parameter for the first step).
+    func writeCheck(to path: String) throws {
+        try model.save(to: path)
+        try writeSafetensors(["pixels": pixels, "features": features], to: path + ".inputs.safetensors")
+        var losses: [Double] = [], norms: [Double] = []
+        var perParam: [String: Double] = [:]
+        for i in 0..<3 {
+            let loss = forward()
+            loss.backward()
+            if i == 0 {
+                for (name, p) in model.namedParameters() {
+                    if let g = p.grad { perParam[name] = Double(withNoGrad { g.square().sum().item() }).squareRoot() }
+                }
+            }
+            let norm = clipGradNorm(params, maxNorm: Self.maxGradNorm)
+            optimizer.step()
+            CLIPObjective.clampLogitScale(model.logitScale)
+            optimizer.zeroGrad()
+            losses.append(Double(loss.item()))
+            norms.append(Double(norm))
+        }
+        let obj: [String: Any] = ["losses": losses, "grad_norms": norms, "param_grad_norms": perParam,
+                                  "logit_scale_after": Double(model.logitScale.item()), "batch": batch]
+        let data = try JSONSerialization.data(withJSONObject: obj, options: [.sortedKeys, .prettyPrinted])
+        try data.write(to: URL(fileURLWithPath: path + ".json"))
+        print("wrote \(path), \(path).inputs.safetensors, \(path).json; losses \(losses), grad norms \(norms)")
     }
 }
 

@@ -483,6 +483,77 @@ struct AttentionGradChecks {
     }
 }
 
+/// The fused kernels behind EVA02's attention: interleaved rotary with a skipped class token and
+/// attention whose outputs and gradients keep their inputs' memory order.
+@Suite("Fused rotary and attention layouts")
+struct FusedRotaryAttentionTests {
+    /// The composite form the fused rotary kernel replaced (split the pairs, rotate, concat).
+    func compositeRotary(_ x: Tensor, cos: Tensor, sin: Tensor, skip: Int) -> Tensor {
+        let n = x.shape[x.rank - 2], d = x.shape[x.rank - 1]
+        let parts = x.split([skip, n - skip], axis: x.rank - 2)
+        let p = parts[1]
+        let pairs = p.reshape(Array(p.shape.dropLast()) + [d / 2, 2]).split([1, 1], axis: -1)
+        let rotated = concat([-pairs[1], pairs[0]], axis: -1).reshape(p.shape)
+        return concat([parts[0], p * cos + rotated * sin], axis: x.rank - 2)
+    }
+
+    @Test func rotaryMatchesCompositeWithClassTokenAndStridedInput() {
+        let (c, s) = evaRopeTables(headDim: 8, gridH: 2, gridW: 2, ptSeqLen: 4)   // 4 patch tokens
+        // [B, N, H, D] buffer viewed as [B, H, N, D], N = 1 class token + 4 patches.
+        let base = makeRandn([2, 5, 3, 8], seed: 150)
+        let g = makeRandn([2, 3, 5, 8], seed: 151)
+        let x1 = fresh(base).requiringGrad(), x2 = fresh(base).requiringGrad()
+        let fused = applyRotaryInterleaved(x1.permute([0, 2, 1, 3]), cos: c, sin: s, skipLeading: 1)
+        let ref = compositeRotary(x2.permute([0, 2, 1, 3]), cos: c, sin: s, skip: 1)
+        expectClose(fused, ref, rel: 1e-6, "fused rotary forward")
+        // The class token passes through; the output keeps the [B, N, H, D] memory order.
+        expectClose(fused.slice(axis: 2, 0, 1).toArray(), base.permute([0, 2, 1, 3]).slice(axis: 2, 0, 1).toArray(), tol: 0)
+        #expect(fused.permute([0, 2, 1, 3]).isContiguous)
+        fused.backward(g)
+        ref.backward(g)
+        expectClose(x1.grad!, x2.grad!, rel: 1e-6, "fused rotary backward")
+        gradCheck([base], "applyRotaryInterleaved skip 1, strided") {
+            applyRotaryInterleaved($0[0].permute([0, 2, 1, 3]), cos: c, sin: s, skipLeading: 1)
+        }
+        // Rank 3 and a skip of 0 go through the same kernel.
+        let x3 = makeRandn([3, 4, 8], seed: 152)
+        expectClose(applyRotaryInterleaved(x3, cos: c, sin: s), compositeRotary(x3, cos: c, sin: s, skip: 0), rel: 1e-6)
+    }
+
+    @Test func attentionKeepsHeadMajorLayoutAndMatchesDense() {
+        let B = 2, T = 5, H = 3, D = 4
+        let q = makeRandn([B, T, H, D], seed: 160), k = makeRandn([B, T, H, D], seed: 161), v = makeRandn([B, T, H, D], seed: 162)
+        let out = scaledDotProductAttention(q.permute([0, 2, 1, 3]), k.permute([0, 2, 1, 3]), v.permute([0, 2, 1, 3]))
+        #expect(out.permute([0, 2, 1, 3]).isContiguous)   // merging the heads is a view
+        let dense = scaledDotProductAttention(q.permute([0, 2, 1, 3]).contiguous(), k.permute([0, 2, 1, 3]).contiguous(),
+                                              v.permute([0, 2, 1, 3]).contiguous())
+        #expect(dense.isContiguous)
+        expectClose(out, dense, rel: 1e-6, "permuted vs dense inputs")
+        // Heads merged after attention: the incoming gradient is a strided view, the input
+        // gradients are written in [B, T, H, D] order.
+        gradCheck([q, k, v], "attention with merged heads") {
+            scaledDotProductAttention($0[0].permute([0, 2, 1, 3]), $0[1].permute([0, 2, 1, 3]), $0[2].permute([0, 2, 1, 3]))
+                .permute([0, 2, 1, 3]).reshape([B, T, H * D])
+        }
+        // Grouped-query, causal, with gradients into permuted leaves.
+        let kq = makeRandn([B, T, 1, D], seed: 163), vq = makeRandn([B, T, 1, D], seed: 164)
+        gradCheck([q, kq, vq], "attention GQA causal with merged heads") {
+            scaledDotProductAttention($0[0].permute([0, 2, 1, 3]), $0[1].permute([0, 2, 1, 3]), $0[2].permute([0, 2, 1, 3]),
+                                      mask: .causal).permute([0, 2, 1, 3]).reshape([B, T, H * D])
+        }
+    }
+
+    @Test func columnSumsOfLeadingAxes() {
+        let x = makeRandn([7, 3, 5], seed: 170)
+        let rows = x.reshape([21, 5]).toArray()
+        var expected = [Float](repeating: 0, count: 5)
+        for r in 0..<21 { for c in 0..<5 { expected[c] += rows[r * 5 + c] } }
+        expectClose(x.sum(axes: [0, 1]).toArray(), expected, tol: 1e-5, "sum over leading axes")
+        #expect(x.sum(axes: [0, 1], keepDims: true).shape == [1, 1, 5])
+        gradCheck([x], "sum over leading axes") { $0[0].sum(axes: [0, 1]) }
+    }
+}
+
 @Suite("Gradient checks: views and joins")
 struct ViewGradChecks {
     let x = makeRandn([2, 3, 4], seed: 140)

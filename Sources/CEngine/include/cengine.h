@@ -95,17 +95,29 @@ void ke_log_softmax_bwd(long rows, long n, const float *y, const float *gy, floa
 // q: [B,H,T,D], k/v: [B,Hkv,S,D] given by element strides (b, h, t); d is contiguous.
 // flags: 1 = causal (key j visible to query i when j <= i + S - T), 2 = key padding (keep[B,S] 1/0).
 // probs: [B,H,T,S] contiguous (saved for backward); out: [B,H,T,D] contiguous.
+// os, gos, gqs, gks, gvs: element strides (b, h, t) of out, gout, gq, gk, gv (d contiguous); all
+// zero means the dense [B,H,T,D] / [B,Hkv,S,D] layout. A [B,T,H,D] buffer viewed as [B,H,T,D]
+// lets the heads be merged (and split again in backward) without a copy.
 typedef struct {
   long B, H, Hkv, T, S, D;
   const float *q; long qs[3];
   const float *k; long ks[3];
   const float *v; long vs[3];
   float scale; int flags; const float *keep;
+  long os[3], gos[3], gqs[3], gks[3], gvs[3];
 } ke_attn_args;
 void ke_attention_fwd(const ke_attn_args *a, float *probs, float *out);
-// gq [B,H,T,D], gk/gv [B,Hkv,S,D] contiguous, overwritten.
+// gq [B,H,T,D], gk/gv [B,Hkv,S,D] (strides gqs/gks/gvs), overwritten.
 void ke_attention_bwd(const ke_attn_args *a, const float *probs, const float *gout,
                       float *gq, float *gk, float *gv);
+
+// ---- rotary embedding, EVA02's interleaved pairs ----
+// x and y are [B, H, N, D] given by element strides (b, h, n), d contiguous, D even. Tokens
+// n < skip are copied unchanged (a class token); token n >= skip uses row n - skip of the dense
+// tables cos/sin [N - skip, D]. backward = 0: y = x·cos + rot(x)·sin with rot(x0, x1) = (-x1, x0);
+// backward = 1: its transpose, gx0 = g0·c0 + g1·s1, gx1 = g1·c1 - g0·s0 (x = the incoming gradient).
+void ke_rope_interleaved(long B, long H, long N, long D, const float *x, const long *xs, float *y,
+                         const long *ys, const float *cos, const float *sin, long skip, int backward);
 
 // ---- optimisers ----
 void ke_adamw_step(long n, float *p, const float *g, float *m, float *v, float lr, float beta1,
