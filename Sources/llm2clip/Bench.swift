@@ -368,16 +368,9 @@ final class TrainCLIPStep {
         features = Tensor.randn([batch, llmDim], rng: &inputRNG)
         let named = model.trainableParameters()
         params = named.map(\.1)
-        let decayed = named.filter { Self.decays($0.0, $0.1) }.map(\.1)
-        let plain = named.filter { !Self.decays($0.0, $0.1) }.map(\.1)
-        optimizer = AdamW(groups: [ParamGroup(params: decayed, name: "decay"), ParamGroup(params: plain, weightDecay: 0, name: "no_decay")],
-                          learningRate: 1e-5, beta1: 0.9, beta2: 0.999, eps: 1e-8, weightDecay: 0.05)
-    }
-
-    /// Weight decay on matrices (linear and patch weights), not on biases, norms, the position
-    /// embedding, the class token or the logit scale (reference §3).
-    static func decays(_ name: String, _ t: Tensor) -> Bool {
-        t.rank >= 2 && !name.hasSuffix("pos_embed") && !name.hasSuffix("cls_token")
+        // The trainer's grouping (weight decay on matrices only, reference §3) with a flat learning rate.
+        let groups = ParameterGroups(named: named, visualLayers: tower.layers, layerDecay: 1, weightDecay: 0.05).groups
+        optimizer = AdamW(groups: groups, learningRate: 1e-5, beta1: 0.9, beta2: 0.999, eps: 1e-8, weightDecay: 0.05)
     }
 
     /// Forward FLOPs ×3 of the GEMMs (tower linears, patch embedding, attention, adapter, logits).

@@ -112,20 +112,29 @@ final class DemoPipeline {
 
     func say(_ s: String) { FileHandle.standardError.write(Data("demo: \(s)\n".utf8)) }
 
-    /// Runs `body` unless `dir/done.json` records the same `fingerprint`; a stale folder is removed first.
+    /// Runs `body` unless `dir/done.json` records the same `fingerprint`. An interrupted stage
+    /// with the same settings (`dir/settings.json`) continues from its checkpoint; a folder made
+    /// with other settings is removed first.
     func stage(_ name: String, dir: String, fingerprint: String, _ body: () throws -> Void) throws {
         let marker = (dir as NSString).appendingPathComponent("done.json")
+        let started = (dir as NSString).appendingPathComponent("settings.json")
         if let data = FileManager.default.contents(atPath: marker), String(decoding: data, as: UTF8.self) == fingerprint {
             say("\(name): already done (\(dir))")
             return
         }
-        if FileManager.default.fileExists(atPath: marker) {
-            say("\(name): settings changed; redoing \(dir)")
-            try FileManager.default.removeItem(atPath: dir)
+        if FileManager.default.fileExists(atPath: dir) {
+            let same = FileManager.default.contents(atPath: started).map { String(decoding: $0, as: UTF8.self) == fingerprint } ?? false
+            if same && !FileManager.default.fileExists(atPath: marker) {
+                say("\(name): continuing an interrupted run in \(dir)")
+            } else {
+                say("\(name): settings changed; redoing \(dir)")
+                try FileManager.default.removeItem(atPath: dir)
+            }
         }
         let t0 = Date()
         say("\(name) …")
         try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        try Data(fingerprint.utf8).write(to: URL(fileURLWithPath: started), options: .atomic)
         try body()
         try Data(fingerprint.utf8).write(to: URL(fileURLWithPath: marker), options: .atomic)
         let dt = Date().timeIntervalSince(t0)
