@@ -42,16 +42,19 @@ public enum LoRAError: Error, CustomStringConvertible {
     }
 }
 
-/// The random generator behind the LoRA dropout of one model (shared by its adapted layers,
-/// so that a model's masks depend only on its own seed).
+/// The source of the LoRA dropout masks of one model (shared by its adapted layers, so that a
+/// model's masks depend only on its own seed). Each adapted layer call takes the next key of a
+/// seeded sequence; the mask itself is counter-based (``dropout(_:p:key:)``), drawn in C and
+/// redrawn from the key in the backward pass.
 public final class DropoutSource: @unchecked Sendable {
     private let lock = NSLock()
     private var rng: RNG
     public init(seed: UInt64) { rng = RNG(seed: seed) }
     public func reseed(_ seed: UInt64) { lock.lock(); rng = RNG(seed: seed); lock.unlock() }
-    func dropout(_ x: Tensor, p: Float) -> Tensor {
+    /// The key of the next mask.
+    public func nextKey() -> UInt64 {
         lock.lock(); defer { lock.unlock() }
-        return TensorKit.dropout(x, p: p, training: true, rng: &rng)
+        return rng.next()
     }
 }
 
