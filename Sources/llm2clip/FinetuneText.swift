@@ -35,6 +35,7 @@ struct FinetuneText: ParsableCommand {
     @Option(help: "LoRA dropout.") var loraDropout: Float = 0.05
     @Option(help: "Longest wrapped caption in tokens.") var maxLength = 512
     @Option(help: "Sequences per forward pass with a graph (cached-embedding accumulation bounds activation memory; 0: whole batch).") var microBatch = 8
+    @Flag(inversion: .prefixedNo, help: "Keep each micro-batch's graph (one forward pass per step; memory of the whole batch) instead of recomputing it (cached-embedding accumulation: bounded memory, a second forward pass).") var keepGraphs = false
     @Option(help: "Evaluate every N steps (0: only before and after).") var evalEvery = 50
     @Option(help: "Checkpoint every N steps.") var checkpointEvery = 25
     @Option(help: "Seed.") var seed: UInt64 = 0
@@ -57,7 +58,7 @@ struct FinetuneText: ParsableCommand {
         var cfg = TextTrainingConfig()
         cfg.steps = steps; cfg.batchSize = batchSize; cfg.learningRate = lr; cfg.warmupSteps = warmup ?? max(1, steps / 10)
         cfg.lora = LoRAConfig(rank: loraRank, alpha: loraAlpha, dropout: loraDropout)
-        cfg.maxLength = maxLength; cfg.microBatch = microBatch; cfg.evalEvery = evalEvery; cfg.checkpointEvery = checkpointEvery; cfg.seed = seed
+        cfg.maxLength = maxLength; cfg.microBatch = microBatch; cfg.keepGraphs = keepGraphs; cfg.evalEvery = evalEvery; cfg.checkpointEvery = checkpointEvery; cfg.seed = seed
         let encoder = LLM2VecEncoder(model: llm, tokenizer: tok)
         let trainer: TextTrainer
         do { trainer = try TextTrainer(encoder: encoder, pairs: all, heldOut: held, config: cfg, directory: out) } catch {
