@@ -5,19 +5,18 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
-#include <unistd.h>
 
 #define NUM_CLASSES 256
-// Most bytes the free lists keep: a training step frees its whole graph at the end and the next
-// step allocates it again, so anything above the limit page-faults (and is zeroed by the kernel)
-// on every step. Default: half the physical memory, at least 4 GiB; LLM2CLIP_ALLOC_CACHE_MB
-// overrides it. MemoryStats.trimCache() returns the cache to the system.
+// Most bytes the free lists keep (default 4 GiB; LLM2CLIP_ALLOC_CACHE_MB overrides it). A training
+// step frees its whole graph at the end and the next step allocates it again: whatever does not
+// fit in the cache page-faults (and is zeroed by the kernel) on every step, so a run whose graph
+// is larger can raise it. With varying shapes (captions of different lengths) a large cache
+// fills with blocks of sizes that are not asked for again, hence the moderate default.
+// MemoryStats.trimCache() returns the cache to the system.
 static size_t cache_limit = 0;
 static pthread_once_t limit_once = PTHREAD_ONCE_INIT;
 static void init_limit(void) {
   size_t limit = (size_t)4 << 30;
-  long pages = sysconf(_SC_PHYS_PAGES), page = sysconf(_SC_PAGESIZE);
-  if (pages > 0 && page > 0 && (size_t)pages * (size_t)page / 2 > limit) limit = (size_t)pages * (size_t)page / 2;
   const char *env = getenv("LLM2CLIP_ALLOC_CACHE_MB");
   if (env && *env) {
     long mb = atol(env);
