@@ -18,14 +18,30 @@ public struct LoRAConfig: Codable, Equatable, Sendable {
     public var dropout: Float
     /// Last key component of the linear layers to wrap.
     public var targetModules: [String]
+    /// Only the blocks with these indices (the N of a `layers.N.` key; PEFT's
+    /// `layers_to_transform`); nil: every block. Adapting only the top blocks makes the backward
+    /// pass stop there (the frozen blocks below record no graph).
+    public var layers: [Int]?
 
     public static let defaultTargets = ["q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"]
 
-    public init(rank: Int = 16, alpha: Float = 32, dropout: Float = 0.05, targetModules: [String] = LoRAConfig.defaultTargets) {
+    public init(rank: Int = 16, alpha: Float = 32, dropout: Float = 0.05, targetModules: [String] = LoRAConfig.defaultTargets,
+                layers: [Int]? = nil) {
         self.rank = rank
         self.alpha = alpha
         self.dropout = dropout
         self.targetModules = targetModules
+        self.layers = layers
+    }
+
+    /// Whether the layer at dotted `key` lies in ``layers``.
+    func includes(key: String) -> Bool {
+        guard let layers else { return true }
+        let parts = key.split(separator: ".")
+        for i in parts.indices.dropLast() where parts[i] == "layers" {
+            if let n = Int(parts[i + 1]) { return layers.contains(n) }
+        }
+        return false
     }
 }
 
@@ -71,7 +87,7 @@ public enum LoRA {
             for (k, child) in m.namedChildren() {
                 let key = prefix.isEmpty ? k : prefix + "." + k
                 if let l = child as? Linear, config.targetModules.contains(String(k.split(separator: ".").last ?? "")) {
-                    out.append((key, l))
+                    if config.includes(key: key) { out.append((key, l)) }
                 } else if !(child is Linear) {
                     walk(child, key)
                 }

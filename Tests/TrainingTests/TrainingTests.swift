@@ -46,6 +46,22 @@ private let pairs = CaptionPairDataset(pairs: (0..<12).map { i in
         #expect(worst < 1e-5, "merged vs adapter: \(worst)")
     }
 
+    /// `layers` (PEFT's layers_to_transform) adapts only those blocks; the backward pass records
+    /// nothing below them; the choice round-trips through adapter_config.json.
+    @Test func adaptersOnTheTopLayersOnly() throws {
+        let enc = try tinyEncoder()
+        let config = LoRAConfig(rank: 4, alpha: 8, dropout: 0, layers: [1])
+        let names = try LoRA.apply(config, to: enc.model)
+        #expect(names.count == 7 && names.allSatisfy { $0.hasPrefix("model.layers.1.") })
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("lora-top-\(getpid())").path
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        try LoRA.saveAdapter(of: enc.model, config: config, to: dir)
+        let fresh = try tinyEncoder()
+        let loaded = try LoRA.loadAdapter(into: fresh.model, from: dir)
+        #expect(loaded.layers == [1])
+        #expect(LoRA.adapterState(of: fresh.model).keys.allSatisfy { $0.contains(".layers.1.") })
+    }
+
     @Test func onlyAdaptersTrainAndTheyRoundTripThroughPEFTLayout() throws {
         let enc = try tinyEncoder()
         let names = try LoRA.apply(LoRAConfig(rank: 4, alpha: 8, dropout: 0), to: enc.model)
