@@ -10,8 +10,8 @@
 // Most bytes the free lists keep (default 4 GiB; LLM2CLIP_ALLOC_CACHE_MB overrides it). A training
 // step frees its whole graph at the end and the next step allocates it again: whatever does not
 // fit in the cache page-faults (and is zeroed by the kernel) on every step, so a run whose graph
-// is larger can raise it. With varying shapes (captions of different lengths) a large cache
-// fills with blocks of sizes that are not asked for again, hence the moderate default.
+// is larger can raise it. With varying shapes (captions of different lengths) a large cache can
+// fill with blocks of sizes that are not asked for again, hence the moderate default.
 // MemoryStats.trimCache() returns the cache to the system.
 static size_t cache_limit = 0;
 static pthread_once_t limit_once = PTHREAD_ONCE_INIT;
