@@ -7,7 +7,24 @@
 #include <sys/mman.h>
 
 #define NUM_CLASSES 256
-#define CACHE_LIMIT ((size_t)4 << 30)
+// Most bytes the free lists keep (default 4 GiB; LLM2CLIP_ALLOC_CACHE_MB overrides it). A training
+// step frees its whole graph at the end and the next step allocates it again: whatever does not
+// fit in the cache page-faults (and is zeroed by the kernel) on every step, so a run whose graph
+// is larger can raise it. With varying shapes (captions of different lengths) a large cache can
+// fill with blocks of sizes that are not asked for again, hence the moderate default.
+// MemoryStats.trimCache() returns the cache to the system.
+static size_t cache_limit = 0;
+static pthread_once_t limit_once = PTHREAD_ONCE_INIT;
+static void init_limit(void) {
+  size_t limit = (size_t)4 << 30;
+  const char *env = getenv("LLM2CLIP_ALLOC_CACHE_MB");
+  if (env && *env) {
+    long mb = atol(env);
+    if (mb >= 0) limit = (size_t)mb << 20;
+  }
+  cache_limit = limit;
+}
+#define CACHE_LIMIT cache_limit
 
 typedef struct FreeBlock { struct FreeBlock *next; } FreeBlock;
 static FreeBlock *free_lists[NUM_CLASSES];
@@ -66,6 +83,7 @@ void ke_free(void *ptr, size_t bytes) {
   int cls = size_class(bytes, &rounded);
   if (cls < 0) rounded = bytes;
   thread_live_bytes -= (long)rounded;
+  pthread_once(&limit_once, init_limit);
   pthread_mutex_lock(&alloc_mutex);
   live_bytes -= rounded;
   if (cls >= 0 && cached_bytes + rounded <= CACHE_LIMIT) {

@@ -19,10 +19,15 @@
   void log_softmax_fwd_chunk_##S(long, long, const float *, float *);                            \
   void log_softmax_bwd_chunk_##S(long, long, const float *, const float *, float *);             \
   void adamw_chunk_##S(long, float *, const float *, float *, float *, float, float, float, float, float, float, float); \
+  void dropout_chunk_##S(long, long, const float *, float *, uint32_t, uint32_t, uint32_t, float);          \
+  void rope_half_row_##S(long, const float *, const float *, const float *, float *, int);                \
+  void swiglu_chunk_##S(long, const float *, const float *, float *);                                      \
+  void swiglu_bwd_chunk_##S(long, const float *, const float *, const float *, float *, float *);          \
   static const ke_kernels table_##S = {unary_chunk_##S, unary_bwd_chunk_##S, binary_row_##S, reduce_rows_chunk_##S, \
     sum_cols_chunk_##S, layernorm_fwd_chunk_##S, layernorm_bwd_chunk_##S, rmsnorm_fwd_chunk_##S,  \
     rmsnorm_bwd_chunk_##S, softmax_fwd_chunk_##S, softmax_bwd_chunk_##S, log_softmax_fwd_chunk_##S, \
-    log_softmax_bwd_chunk_##S, adamw_chunk_##S};
+    log_softmax_bwd_chunk_##S, adamw_chunk_##S, dropout_chunk_##S, rope_half_row_##S, \
+    swiglu_chunk_##S, swiglu_bwd_chunk_##S};
 
 DECLARE_VARIANT(portable)
 #if defined(__x86_64__)
@@ -362,4 +367,59 @@ void ke_adamw_step(long n, float *p, const float *g, float *m, float *v, float l
                    float eps, float weight_decay, float bias_c1, float bias_c2) {
   adam_job j = {n, p, g, m, v, lr, beta1, beta2, eps, weight_decay, bias_c1, bias_c2, tasks_for(n, MIN_ELEMS_PER_TASK)};
   ke_parallel_for(j.tasks, adam_task, &j);
+}
+
+// ---- dropout (counter-based masks) ----
+typedef struct { long n; const float *x; float *y; uint32_t k0, k1, thr; float scale; long tasks; } dropout_job;
+static void dropout_task(void *c, long t) {
+  dropout_job *j = c; long b, e; chunk_range(j->n, j->tasks, t, &b, &e);
+  ke_table()->dropout(b, e - b, j->x + b, j->y + b, j->k0, j->k1, j->thr, j->scale);
+}
+void ke_dropout_key(uint64_t key, float p, uint32_t *k0, uint32_t *k1, uint32_t *thr, float *scale); // lora.c
+void ke_dropout(long n, const float *x, float *y, uint64_t key, float p) {
+  if (n <= 0) return;
+  dropout_job j; memset(&j, 0, sizeof j);
+  j.n = n; j.x = x; j.y = y;
+  ke_dropout_key(key, p, &j.k0, &j.k1, &j.thr, &j.scale);
+  j.tasks = tasks_for(n, MIN_ELEMS_PER_TASK);
+  ke_parallel_for(j.tasks, dropout_task, &j);
+}
+
+// ---- rotary embedding, "rotate half" layout ----
+typedef struct { long n1, n2, d, rows, tasks; const float *x, *c, *s; long xs[3], cs[3]; float *y; int backward; } rope_job;
+static void rope_task(void *ctx, long t) {
+  rope_job *j = ctx; long r0, r1; chunk_range(j->rows, j->tasks, t, &r0, &r1);
+  const ke_kernels *k = ke_table();
+  for (long r = r0; r < r1; r++) {
+    long i2 = r % j->n2, i1 = (r / j->n2) % j->n1, i0 = r / (j->n2 * j->n1);
+    long ox = i0 * j->xs[0] + i1 * j->xs[1] + i2 * j->xs[2];
+    long oc = i0 * j->cs[0] + i1 * j->cs[1] + i2 * j->cs[2];
+    k->rope_half_row(j->d, j->x + ox, j->c + oc, j->s + oc, j->y + r * j->d, j->backward);
+  }
+}
+void ke_rope_half(long n0, long n1, long n2, long d, const float *x, const long *xs, const float *cos_t,
+                  const float *sin_t, const long *cs, float *y, int backward) {
+  rope_job j; memset(&j, 0, sizeof j);
+  j.n1 = n1; j.n2 = n2; j.d = d; j.rows = n0 * n1 * n2;
+  if (j.rows <= 0 || d <= 0) return;
+  j.x = x; j.c = cos_t; j.s = sin_t; j.y = y; j.backward = backward;
+  for (int i = 0; i < 3; i++) { j.xs[i] = xs[i]; j.cs[i] = cs[i]; }
+  j.tasks = row_tasks(j.rows, d);
+  ke_parallel_for(j.tasks, rope_task, &j);
+}
+
+// ---- SwiGLU: y = silu(g) * u ----
+typedef struct { long n; const float *g, *u, *gy; float *y, *gg, *gu; long tasks; } swiglu_job;
+static void swiglu_task(void *c, long t) {
+  swiglu_job *j = c; long b, e; chunk_range(j->n, j->tasks, t, &b, &e);
+  if (j->gy) ke_table()->swiglu_bwd(e - b, j->g + b, j->u + b, j->gy + b, j->gg + b, j->gu + b);
+  else ke_table()->swiglu(e - b, j->g + b, j->u + b, j->y + b);
+}
+void ke_swiglu_fwd(long n, const float *g, const float *u, float *y) {
+  swiglu_job j = {n, g, u, NULL, y, NULL, NULL, tasks_for(n, MIN_ELEMS_PER_TASK)};
+  if (n > 0) ke_parallel_for(j.tasks, swiglu_task, &j);
+}
+void ke_swiglu_bwd(long n, const float *g, const float *u, const float *gy, float *gg, float *gu) {
+  swiglu_job j = {n, g, u, gy, NULL, gg, gu, tasks_for(n, MIN_ELEMS_PER_TASK)};
+  if (n > 0) ke_parallel_for(j.tasks, swiglu_task, &j);
 }

@@ -352,3 +352,65 @@ void K(adamw_chunk)(long n, float *restrict p, const float *restrict g, float *r
     p[i] = p[i] * decay - step * mi / denom;
   }
 }
+
+// Counter-based dropout: element i of a call keyed (k0, k1) is kept when the top 24 bits of
+// hash(i, k0, k1) are >= thr (thr = p * 2^24); kept elements are multiplied by `scale`. The mask
+// depends only on (i, k0, k1), so any split of the work gives the same mask. y may equal x.
+static inline uint32_t K(k_drop_hash)(uint32_t i, uint32_t k0, uint32_t k1) {
+  uint32_t h = (i ^ k0) * 0x9E3779B1u;
+  h ^= h >> 15;
+  h += k1;
+  h *= 0x85EBCA6Bu;
+  h ^= h >> 13;
+  h *= 0xC2B2AE35u;
+  h ^= h >> 16;
+  return h;
+}
+
+static void K(dropout_inplace)(uint32_t b, long n, float *y, uint32_t k0, uint32_t k1, uint32_t thr, float scale) {
+  for (long i = 0; i < n; i++) {
+    uint32_t h = K(k_drop_hash)(b + (uint32_t)i, k0, k1);
+    y[i] *= (h >> 8) >= thr ? scale : 0.0f;
+  }
+}
+
+void K(dropout_chunk)(long begin, long n, const float *x, float *y, uint32_t k0, uint32_t k1, uint32_t thr,
+                      float scale) {
+  uint32_t b = (uint32_t)begin;
+  // Separate loops so that neither needs a run-time alias check (which sends x == y to scalar code).
+  if (x == y) { K(dropout_inplace)(b, n, y, k0, k1, thr, scale); return; }
+  const float *restrict xr = x;
+  float *restrict yr = y;
+  for (long i = 0; i < n; i++) {
+    uint32_t h = K(k_drop_hash)(b + (uint32_t)i, k0, k1);
+    yr[i] = xr[i] * ((h >> 8) >= thr ? scale : 0.0f);
+  }
+}
+
+// One row of the "rotate half" rotary embedding (Llama). backward = 0: y = x*c + rot(x)*s with
+// rot(x) = [-x2, x1]; backward = 1 (x is the output gradient): y = x*c + rot^T(x*s).
+void K(rope_half_row)(long d, const float *restrict x, const float *restrict c, const float *restrict s,
+                      float *restrict y, int backward) {
+  long h = d / 2;
+  if (!backward) {
+    for (long j = 0; j < h; j++) y[j] = KFMA(x[j], c[j], -(x[j + h] * s[j]));
+    for (long j = h; j < d; j++) y[j] = KFMA(x[j], c[j], x[j - h] * s[j]);
+  } else {
+    for (long j = 0; j < h; j++) y[j] = KFMA(x[j], c[j], x[j + h] * s[j + h]);
+    for (long j = h; j < d; j++) y[j] = KFMA(x[j], c[j], -(x[j - h] * s[j - h]));
+  }
+}
+
+// SwiGLU (Llama's gated MLP): y = silu(g) * u; backward gg = gy * u * silu'(g), gu = gy * silu(g).
+void K(swiglu_chunk)(long n, const float *restrict g, const float *restrict u, float *restrict y) {
+  for (long i = 0; i < n; i++) y[i] = g[i] * K(k_sigmoid)(g[i]) * u[i];
+}
+
+void K(swiglu_bwd_chunk)(long n, const float *restrict g, const float *restrict u, const float *restrict gy,
+                         float *restrict gg, float *restrict gu) {
+  for (long i = 0; i < n; i++) {
+    float s = K(k_sigmoid)(g[i]), sl = g[i] * s;
+    gu[i] = gy[i] * sl;
+    gg[i] = gy[i] * u[i] * s * (1.0f + g[i] * (1.0f - s));
+  }
+}

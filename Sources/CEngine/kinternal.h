@@ -34,6 +34,10 @@ typedef struct {
   void (*log_softmax_fwd)(long, long, const float *, float *);
   void (*log_softmax_bwd)(long, long, const float *, const float *, float *);
   void (*adamw)(long, float *, const float *, float *, float *, float, float, float, float, float, float, float);
+  void (*dropout)(long, long, const float *, float *, uint32_t, uint32_t, uint32_t, float);
+  void (*rope_half_row)(long, const float *, const float *, const float *, float *, int);
+  void (*swiglu)(long, const float *, const float *, float *);
+  void (*swiglu_bwd)(long, const float *, const float *, const float *, float *, float *);
 } ke_kernels;
 
 const ke_kernels *ke_table(void);

@@ -12,12 +12,13 @@ extension LoRA {
         try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
         try writeSafetensors(adapterState(of: module), to: (directory as NSString).appendingPathComponent("adapter_model.safetensors"),
                              metadata: ["format": "pt"])
-        let json: [String: Any] = [
+        var json: [String: Any] = [
             "peft_type": "LORA", "r": config.rank, "lora_alpha": config.alpha, "lora_dropout": config.dropout,
             "target_modules": config.targetModules, "bias": "none", "task_type": taskType,
             "base_model_name_or_path": baseModel, "fan_in_fan_out": false, "inference_mode": true,
             "init_lora_weights": true, "use_rslora": false, "use_dora": false,
         ]
+        if let layers = config.layers { json["layers_to_transform"] = layers; json["layers_pattern"] = "layers" }
         let data = try JSONSerialization.data(withJSONObject: json, options: [.prettyPrinted, .sortedKeys])
         let path = (directory as NSString).appendingPathComponent("adapter_config.json")
         let tmp = path + ".tmp-\(getpid())"
@@ -40,7 +41,9 @@ extension LoRA {
         let alpha = (json["lora_alpha"] as? Double).map(Float.init) ?? Float(r)
         let targets: [String]
         if let t = json["target_modules"] as? [String] { targets = t } else { targets = LoRAConfig.defaultTargets }
-        let config = LoRAConfig(rank: r, alpha: alpha, dropout: (json["lora_dropout"] as? Double).map(Float.init) ?? 0, targetModules: targets)
+        let layers = (json["layers_to_transform"] as? [Int]) ?? (json["layers_to_transform"] as? Int).map { [$0] }
+        let config = LoRAConfig(rank: r, alpha: alpha, dropout: (json["lora_dropout"] as? Double).map(Float.init) ?? 0, targetModules: targets,
+                                layers: layers)
         try apply(config, to: module)
         let file = try SafetensorsFile(path: (directory as NSString).appendingPathComponent("adapter_model.safetensors"))
         var state: [String: Tensor] = [:]

@@ -26,11 +26,20 @@ public final class Linear: Module {
         loraB = nil
     }
 
+    /// With an adapter, `W x + b + scale · B A dropout(x)` as one fused op (``loraLinear``) when
+    /// the weight is float32.
     public func callAsFunction(_ x: Tensor) -> Tensor {
+        if let a = loraA, let b = loraB, weight.dtype == .float32 {
+            let p = training ? loraDropout : 0
+            let key = p > 0 ? (loraDropoutSource ?? DropoutSource(seed: 0)).nextKey() : 0
+            return loraLinear(x, weight: weight, bias: bias, loraA: a.weight, loraB: b.weight, scale: loraScale,
+                              dropout: p, dropoutKey: key)
+        }
         let y = linear(x, weight: weight, bias: bias)
         guard let a = loraA, let b = loraB else { return y }
-        let xin = training && loraDropout > 0 ? (loraDropoutSource ?? DropoutSource(seed: 0)).dropout(x, p: loraDropout) : x
-        return y + linear(linear(xin, weight: a.weight, bias: nil), weight: b.weight, bias: nil) * loraScale
+        let p = training ? loraDropout : 0
+        let key = p > 0 ? (loraDropoutSource ?? DropoutSource(seed: 0)).nextKey() : 0
+        return y + loraLinear(x, weight: nil, bias: nil, loraA: a.weight, loraB: b.weight, scale: loraScale, dropout: p, dropoutKey: key)
     }
 }
 
@@ -134,7 +143,7 @@ public final class GatedMLP: Module {
         down = Linear(hidden, dim, bias: bias, rng: &rng)
     }
 
-    public func callAsFunction(_ x: Tensor) -> Tensor { down(gate(x).silu() * up(x)) }
+    public func callAsFunction(_ x: Tensor) -> Tensor { down(siluMul(gate(x), up(x))) }
 }
 
 /// Multi-head attention with separate q/k/v/o projections (keys `q_proj`, `k_proj`, `v_proj`,

@@ -18,14 +18,30 @@ public struct LoRAConfig: Codable, Equatable, Sendable {
     public var dropout: Float
     /// Last key component of the linear layers to wrap.
     public var targetModules: [String]
+    /// Only the blocks with these indices (the N of a `layers.N.` key; PEFT's
+    /// `layers_to_transform`); nil: every block. Adapting only the top blocks makes the backward
+    /// pass stop there (the frozen blocks below record no graph).
+    public var layers: [Int]?
 
     public static let defaultTargets = ["q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"]
 
-    public init(rank: Int = 16, alpha: Float = 32, dropout: Float = 0.05, targetModules: [String] = LoRAConfig.defaultTargets) {
+    public init(rank: Int = 16, alpha: Float = 32, dropout: Float = 0.05, targetModules: [String] = LoRAConfig.defaultTargets,
+                layers: [Int]? = nil) {
         self.rank = rank
         self.alpha = alpha
         self.dropout = dropout
         self.targetModules = targetModules
+        self.layers = layers
+    }
+
+    /// Whether the layer at dotted `key` lies in ``layers``.
+    func includes(key: String) -> Bool {
+        guard let layers else { return true }
+        let parts = key.split(separator: ".")
+        for i in parts.indices.dropLast() where parts[i] == "layers" {
+            if let n = Int(parts[i + 1]) { return layers.contains(n) }
+        }
+        return false
     }
 }
 
@@ -42,31 +58,34 @@ public enum LoRAError: Error, CustomStringConvertible {
     }
 }
 
-/// The random generator behind the LoRA dropout of one model (shared by its adapted layers,
-/// so that a model's masks depend only on its own seed). As a ``RecomputationState`` it lets
-/// gradient checkpointing replay a layer's masks exactly when the layer is re-run.
+/// The source of the LoRA dropout masks of one model (shared by its adapted layers, so that a
+/// model's masks depend only on its own seed). Each adapted layer call takes the next key of a
+/// seeded sequence; the mask itself is counter-based (``dropout(_:p:key:)``), drawn in C and
+/// redrawn from the key in the backward pass. As a ``RecomputationState`` it lets gradient
+/// checkpointing replay a layer's keys (hence its masks) exactly when the layer is re-run.
 ///
 /// ```swift
 /// let source = DropoutSource(seed: 1)
 /// let saved = source.snapshot()
-/// // … forward draws masks …
-/// source.restore(saved)          // the same masks again
+/// // … forward takes keys …
+/// source.restore(saved)          // the same keys, the same masks again
 /// ```
 public final class DropoutSource: RecomputationState, @unchecked Sendable {
     private let lock = NSLock()
     private var rng: RNG
     public init(seed: UInt64) { rng = RNG(seed: seed) }
     public func reseed(_ seed: UInt64) { lock.lock(); rng = RNG(seed: seed); lock.unlock() }
-    /// The generator's current state.
+    /// The key sequence's current state.
     public func snapshot() -> Any { lock.lock(); defer { lock.unlock() }; return rng }
     /// Puts back a state from ``snapshot()``.
     public func restore(_ state: Any) {
         guard let r = state as? RNG else { preconditionFailure("DropoutSource.restore: expected an RNG state, got \(type(of: state))") }
         lock.lock(); rng = r; lock.unlock()
     }
-    func dropout(_ x: Tensor, p: Float) -> Tensor {
+    /// The key of the next mask.
+    public func nextKey() -> UInt64 {
         lock.lock(); defer { lock.unlock() }
-        return TensorKit.dropout(x, p: p, training: true, rng: &rng)
+        return rng.next()
     }
 }
 
@@ -83,7 +102,7 @@ public enum LoRA {
             for (k, child) in m.namedChildren() {
                 let key = prefix.isEmpty ? k : prefix + "." + k
                 if let l = child as? Linear, config.targetModules.contains(String(k.split(separator: ".").last ?? "")) {
-                    out.append((key, l))
+                    if config.includes(key: key) { out.append((key, l)) }
                 } else if !(child is Linear) {
                     walk(child, key)
                 }

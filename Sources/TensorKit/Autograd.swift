@@ -1,11 +1,28 @@
-/// One recorded operation: its inputs and how to turn the output's gradient into theirs.
+/// One recorded operation: where its inputs came from and how to turn the output's gradient
+/// into theirs.
+///
+/// A node keeps its inputs' *nodes* (and leaf tensors that need a gradient), never the input
+/// tensors themselves: an intermediate activation stays alive only if some backward closure
+/// saved it, so activations no backward needs (the input of a linear map, of a view, of an
+/// addition) are freed as soon as the forward pass is done with them.
 final class GradNode {
-    var inputs: [Tensor]
+    struct Edge {
+        /// The node that produced the input (non-leaf inputs).
+        var node: GradNode?
+        /// The input itself when it is a leaf that requires a gradient.
+        var leaf: Tensor?
+        /// Whether the input requires a gradient (at recording time).
+        let requiresGrad: Bool
+        let shape: [Int]
+    }
+    var inputs: [Edge]
     var backward: ((Tensor) -> [Tensor?])?
     let outputShape: [Int]
 
     init(inputs: [Tensor], outputShape: [Int], backward: @escaping (Tensor) -> [Tensor?]) {
-        self.inputs = inputs
+        self.inputs = inputs.map { t in
+            Edge(node: t.node, leaf: t.node == nil && t.requiresGrad ? t : nil, requiresGrad: t.requiresGrad, shape: t.shape)
+        }
         self.backward = backward
         self.outputShape = outputShape
     }
@@ -146,8 +163,8 @@ extension Tensor {
                     if let child = inp.node {
                         let key = ObjectIdentifier(child)
                         if let prev = grads[key] { grads[key] = prev + ig } else { grads[key] = ig }
-                    } else {
-                        accumulateLeaf(inp, ig)
+                    } else if let leaf = inp.leaf {
+                        accumulateLeaf(leaf, ig)
                     }
                 }
                 if !retainGraph { n.release() }

@@ -84,12 +84,14 @@ func unaryOp(_ x: Tensor, _ op: Int32, _ p0: Float = 0, _ p1: Float = 0, usesOut
 
 public func + (a: Tensor, b: Tensor) -> Tensor {
     let out = binaryKernel(Int32(KE_ADD), a, b)
-    return record(out, [a, b]) { g in [g.sumTo(a.shape), g.sumTo(b.shape)] }
+    let sa = a.shape, sb = b.shape   // shapes only: the operands themselves need not stay alive
+    return record(out, [a, b]) { g in [g.sumTo(sa), g.sumTo(sb)] }
 }
 
 public func - (a: Tensor, b: Tensor) -> Tensor {
     let out = binaryKernel(Int32(KE_SUB), a, b)
-    return record(out, [a, b]) { g in [g.sumTo(a.shape), b.requiresGrad ? (-g).sumTo(b.shape) : nil] }
+    let sa = a.shape, sb = b.shape, bGrad = b.requiresGrad
+    return record(out, [a, b]) { g in [g.sumTo(sa), bGrad ? (-g).sumTo(sb) : nil] }
 }
 
 public func * (a: Tensor, b: Tensor) -> Tensor {
@@ -186,4 +188,20 @@ extension Tensor {
     public func silu() -> Tensor { unaryOp(self, Int32(KE_SILU)) }
     public func sigmoid() -> Tensor { unaryOp(self, Int32(KE_SIGMOID), usesOutput: true) }
     public func tanh() -> Tensor { unaryOp(self, Int32(KE_TANH), usesOutput: true) }
+}
+
+/// SwiGLU, Llama's gate: `silu(gate) * up`, fused (one pass each way; only the two inputs are
+/// saved, not silu(gate)).
+public func siluMul(_ gate: Tensor, _ up: Tensor) -> Tensor {
+    guard gate.shape == up.shape else { return gate.silu() * up }
+    let g = gate.isContiguous ? gate.detach() : gate.detach().contiguous()
+    let u = up.isContiguous ? up.detach() : up.detach().contiguous()
+    let out = Tensor.empty(gate.shape)
+    ke_swiglu_fwd(out.count, g.fptr, u.fptr, out.fptr)
+    return record(out, [gate, up]) { gy in
+        let gc = gy.contiguous()
+        let gg = Tensor.empty(g.shape), gu = Tensor.empty(u.shape)
+        ke_swiglu_bwd(gc.count, g.fptr, u.fptr, gc.fptr, gg.fptr, gu.fptr)
+        return [gg, gu]
+    }
 }

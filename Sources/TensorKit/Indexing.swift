@@ -105,10 +105,26 @@ extension Tensor {
 public func dropout(_ x: Tensor, p: Float, training: Bool = true, rng: inout RNG) -> Tensor {
     guard training, p > 0 else { return x }
     precondition(p < 1, "dropout probability must be below 1, got \(p)")
-    let keep = Tensor.empty(x.shape)
-    let k = keep.fptr, scale = 1 / (1 - p)
-    for i in 0..<keep.count { k[i] = rng.nextFloat() < p ? 0 : scale }
-    return x * keep
+    return dropout(x, p: p, key: rng.next())
+}
+
+/// Dropout with a counter-based mask: element i of `x` (row-major) is dropped with probability
+/// `p` according to a hash of (i, `key`) alone, so the same key redraws the same mask (the
+/// backward pass does so instead of storing it), whatever the thread count. Kept elements are
+/// scaled by 1/(1 − p).
+public func dropout(_ x: Tensor, p: Float, key: UInt64) -> Tensor {
+    guard p > 0 else { return x }
+    precondition(p < 1, "dropout probability must be below 1, got \(p)")
+    precondition(x.count < 1 << 32, "dropout: \(x.count) elements exceed the mask counter")
+    let xc = x.isContiguous ? x.detach() : x.detach().contiguous()
+    let out = Tensor.empty(x.shape)
+    ke_dropout(xc.count, xc.fptr, out.fptr, key, p)
+    return record(out, [x]) { g in
+        let gc = g.contiguous()
+        let gx = Tensor.empty(gc.shape)
+        ke_dropout(gc.count, gc.fptr, gx.fptr, key, p)
+        return [gx]
+    }
 }
 
 /// Non-overlapping patch embedding (a convolution whose stride equals its kernel), as ViTs

@@ -57,7 +57,20 @@ public func ropeTables(positions: [Int], inverseFrequencies inv: [Float]) -> (co
 
 /// Llama-style rotary embedding: x·cos + rotate_half(x)·sin, where rotate_half(x) =
 /// [-x₂, x₁] for the two halves of the last dim. `x` is [..., T, D]; tables are [T, D].
+///
+/// Fused (one pass forward, one backward) when `x` has rank ≤ 4, the tables broadcast to `x`'s
+/// shape and do not require gradients; otherwise composed from views and elementwise ops.
 public func applyRotaryHalf(_ x: Tensor, cos: Tensor, sin: Tensor) -> Tensor {
+    let d = x.shape[x.rank - 1]
+    if x.rank <= 4, d % 2 == 0, cos.shape == sin.shape, !cos.requiresGrad, !sin.requiresGrad,
+       cos.rank <= x.rank, broadcastShapes(x.shape, cos.shape) == x.shape {
+        return rotaryHalfFused(x, cos: cos, sin: sin)
+    }
+    return rotaryHalfComposite(x, cos: cos, sin: sin)
+}
+
+/// The composite form of ``applyRotaryHalf(_:cos:sin:)`` (reference for the fused kernel).
+func rotaryHalfComposite(_ x: Tensor, cos: Tensor, sin: Tensor) -> Tensor {
     let d = x.shape[x.rank - 1]
     let halves = x.split([d / 2, d / 2], axis: -1)
     let rotated = concat([-halves[1], halves[0]], axis: -1)
@@ -127,4 +140,30 @@ public func applyRotaryInterleaved(_ x: Tensor, cos: Tensor, sin: Tensor, skipLe
     }
     let y = run(x, backward: false)
     return record(y, [x]) { g in [run(g, backward: true)] }
+}
+
+private func rotaryHalfFused(_ x: Tensor, cos: Tensor, sin: Tensor) -> Tensor {
+    let shape = x.shape, d = shape[shape.count - 1]
+    let xd = x.strides[x.rank - 1] == 1 ? x.detach() : x.detach().contiguous()
+    // Tables dense and in one layout; read through broadcast strides (0 on broadcast dims).
+    var c = cos.detach(), s = sin.detach()
+    if !c.isContiguous { c = c.contiguous() }
+    if !s.isContiguous { s = s.contiguous() }
+    let lead = 4 - shape.count
+    let shape4 = [Int](repeating: 1, count: lead) + shape
+    let xs4 = [Int](repeating: 0, count: lead) + xd.strides
+    let cs4 = [Int](repeating: 0, count: lead) + c.broadcastStrides(to: shape)
+    let out = Tensor.empty(shape)
+    let xsC = [CLong(xs4[0]), CLong(xs4[1]), CLong(xs4[2])], csC = [CLong(cs4[0]), CLong(cs4[1]), CLong(cs4[2])]
+    ke_rope_half(shape4[0], shape4[1], shape4[2], d, xd.fptr, xsC, c.fptr, s.fptr, csC, out.fptr, 0)
+    return record(out, [x]) { g in
+        let gc = g.contiguous()
+        let st = Tensor.contiguousStrides(shape4)
+        let gs = [CLong(st[0]), CLong(st[1]), CLong(st[2])]
+        let gx = Tensor.empty(shape)
+        withExtendedLifetime((c, s)) {
+            ke_rope_half(shape4[0], shape4[1], shape4[2], d, gc.fptr, gs, c.fptr, s.fptr, csC, gx.fptr, 1)
+        }
+        return [gx]
+    }
 }

@@ -32,6 +32,10 @@ public struct TextTrainingConfig: Codable, Equatable, Sendable {
     /// Re-run each decoder layer during backward instead of keeping its activations (see
     /// ``Models/LlamaForCausalLM/gradientCheckpointing``); same gradients, less memory.
     public var gradientCheckpointing = true
+    /// Keep each micro-batch's graph instead of re-running it (no second forward pass; the
+    /// activation memory of the whole batch, without padding). See
+    /// ``CaptionContrastive/accumulateGradients(encoder:queries:positives:negatives:microBatch:dropoutSeed:keepGraphs:)``.
+    public var keepGraphs = false
     public init() {}
 }
 
@@ -110,7 +114,8 @@ public final class TextTrainer {
         let p = triples.map { encoder.prepare($0.positive) }, n = triples.map { encoder.prepare($0.negative) }
         optimizer.zeroGrad()
         let loss = CaptionContrastive.accumulateGradients(encoder: encoder, queries: q, positives: p, negatives: n,
-                                                          microBatch: config.microBatch, dropoutSeed: TextTrainer.mix(config.seed &+ 1, step))
+                                                          microBatch: config.microBatch, dropoutSeed: TextTrainer.mix(config.seed &+ 1, step),
+                                                          keepGraphs: config.keepGraphs)
         let norm = clipGradNorm(trainable.map(\.1), maxNorm: config.maxGradNorm)
         optimizer.learningRate = schedule.rate(at: step)
         optimizer.step()

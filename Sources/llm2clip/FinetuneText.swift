@@ -41,8 +41,10 @@ struct FinetuneText: ParsableCommand {
     @Option(help: "LoRA rank.") var loraRank = 16
     @Option(help: "LoRA alpha.") var loraAlpha: Float = 32
     @Option(help: "LoRA dropout.") var loraDropout: Float = 0.05
+    @Option(help: "Adapt only the top N decoder blocks (0: all). The backward pass stops below them.") var loraTopLayers = 0
     @Option(help: "Longest wrapped caption in tokens.") var maxLength = 512
     @Option(help: "Sequences per forward pass with a graph (cached-embedding accumulation bounds activation memory; 0: whole batch).") var microBatch = 8
+    @Flag(inversion: .prefixedNo, help: "Keep each micro-batch's graph (one forward pass per step; memory of the whole batch) instead of recomputing it (cached-embedding accumulation: bounded memory, a second forward pass).") var keepGraphs = false
     @Option(help: "Evaluate every N steps (0: only before and after).") var evalEvery = 50
     @Option(help: "Checkpoint every N steps.") var checkpointEvery = 25
     @Option(help: "Seed.") var seed: UInt64 = 0
@@ -77,8 +79,11 @@ struct FinetuneText: ParsableCommand {
         }
         var cfg = TextTrainingConfig()
         cfg.steps = steps; cfg.batchSize = batchSize; cfg.learningRate = lr; cfg.warmupSteps = warmup ?? max(1, steps / 10)
-        cfg.lora = LoRAConfig(rank: loraRank, alpha: loraAlpha, dropout: loraDropout)
-        cfg.maxLength = maxLength; cfg.microBatch = microBatch; cfg.evalEvery = evalEvery; cfg.checkpointEvery = checkpointEvery; cfg.seed = seed
+        let depth = llm.config.layers
+        guard loraTopLayers >= 0 && loraTopLayers <= depth else { throw ValidationError("--lora-top-layers must be in 0...\(depth)") }
+        cfg.lora = LoRAConfig(rank: loraRank, alpha: loraAlpha, dropout: loraDropout,
+                              layers: loraTopLayers == 0 ? nil : Array((depth - loraTopLayers)..<depth))
+        cfg.maxLength = maxLength; cfg.microBatch = microBatch; cfg.keepGraphs = keepGraphs; cfg.evalEvery = evalEvery; cfg.checkpointEvery = checkpointEvery; cfg.seed = seed
         cfg.gradientCheckpointing = gradientCheckpointing
         let start = Date()
         if let docs = mntpDocuments { try runMNTP(llm: llm, tokenizer: tok, documents: docs) }

@@ -46,6 +46,22 @@ private let pairs = CaptionPairDataset(pairs: (0..<12).map { i in
         #expect(worst < 1e-5, "merged vs adapter: \(worst)")
     }
 
+    /// `layers` (PEFT's layers_to_transform) adapts only those blocks; the backward pass records
+    /// nothing below them; the choice round-trips through adapter_config.json.
+    @Test func adaptersOnTheTopLayersOnly() throws {
+        let enc = try tinyEncoder()
+        let config = LoRAConfig(rank: 4, alpha: 8, dropout: 0, layers: [1])
+        let names = try LoRA.apply(config, to: enc.model)
+        #expect(names.count == 7 && names.allSatisfy { $0.hasPrefix("model.layers.1.") })
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("lora-top-\(getpid())").path
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        try LoRA.saveAdapter(of: enc.model, config: config, to: dir)
+        let fresh = try tinyEncoder()
+        let loaded = try LoRA.loadAdapter(into: fresh.model, from: dir)
+        #expect(loaded.layers == [1])
+        #expect(LoRA.adapterState(of: fresh.model).keys.allSatisfy { $0.contains(".layers.1.") })
+    }
+
     @Test func onlyAdaptersTrainAndTheyRoundTripThroughPEFTLayout() throws {
         let enc = try tinyEncoder()
         let names = try LoRA.apply(LoRAConfig(rank: 4, alpha: 8, dropout: 0), to: enc.model)
@@ -179,7 +195,7 @@ private let pairs = CaptionPairDataset(pairs: (0..<12).map { i in
 
 /// Cached-embedding accumulation in micro-batches gives the gradients of one big batch.
 @Test func cachedEmbeddingAccumulationEqualsOneBigBatch() throws {
-    func gradients(microBatch: Int) throws -> [[Float]] {
+    func gradients(microBatch: Int, keepGraphs: Bool = false) throws -> [[Float]] {
         let enc = try tinyEncoder(seed: 4)
         try LoRA.apply(LoRAConfig(rank: 4, alpha: 8, dropout: 0), to: enc.model, seed: 5)   // dropout masks follow the micro-batch layout
         var rng = RNG(seed: 6)
@@ -190,15 +206,18 @@ private let pairs = CaptionPairDataset(pairs: (0..<12).map { i in
         let q = t.map { enc.prepare($0.query, instruction: $0.instruction) }
         let p = t.map { enc.prepare($0.positive) }, n = t.map { enc.prepare($0.negative) }
         enc.model.zeroGrad()
-        CaptionContrastive.accumulateGradients(encoder: enc, queries: q, positives: p, negatives: n, microBatch: microBatch, dropoutSeed: 99)
+        CaptionContrastive.accumulateGradients(encoder: enc, queries: q, positives: p, negatives: n, microBatch: microBatch, dropoutSeed: 99,
+                                                  keepGraphs: keepGraphs)
         return enc.model.trainableParameters().map { $0.1.grad?.toArray() ?? [] }
     }
-    let big = try gradients(microBatch: 0), small = try gradients(microBatch: 4)
-    #expect(big.count == small.count && !big.isEmpty)
-    var worst: Float = 0, scale: Float = 0
-    for (a, b) in zip(big, small) {
-        for (x, y) in zip(a, b) { worst = max(worst, abs(x - y)); scale = max(scale, abs(x)) }
+    let big = try gradients(microBatch: 0)
+    for small in [try gradients(microBatch: 4), try gradients(microBatch: 4, keepGraphs: true)] {
+        #expect(big.count == small.count && !big.isEmpty)
+        var worst: Float = 0, scale: Float = 0
+        for (a, b) in zip(big, small) {
+            for (x, y) in zip(a, b) { worst = max(worst, abs(x - y)); scale = max(scale, abs(x)) }
+        }
+        #expect(scale > 0)
+        #expect(worst <= 1e-5 * max(1, scale), "max gradient difference \(worst) (max |g| \(scale))")
     }
-    #expect(scale > 0)
-    #expect(worst <= 1e-5 * max(1, scale), "max gradient difference \(worst) (max |g| \(scale))")
 }

@@ -119,6 +119,33 @@ void ke_attention_bwd(const ke_attn_args *a, const float *probs, const float *go
 void ke_rope_interleaved(long B, long H, long N, long D, const float *x, const long *xs, float *y,
                          const long *ys, const float *cos, const float *sin, long skip, int backward);
 
+// ---- dropout ----
+// y = x * mask / (1 - p) with a counter-based mask: element i is dropped with probability p,
+// decided by a hash of (i, key) only, so the same key gives the same mask whatever the thread
+// count (and a backward pass can redraw it). y may equal x (in place). n < 2^32.
+void ke_dropout(long n, const float *x, float *y, uint64_t key, float p);
+
+// LoRA with input dropout (PEFT: dropout on the adapter's input x), fused by blocks of rows so
+// that the dropped-out matrix never exists whole; masks equal ke_dropout(rows*in, x, ., key, p)'s.
+// x [rows, in], A [r, in], t [rows, r] (gradient of the rank-r activations).
+// u = dropout(x) · Aᵀ  [rows, r]
+void ke_lora_down(long rows, long in, long r, const float *x, const float *a, uint64_t key, float p, float *u);
+// out = mask ⊙ (t · A)  [rows, in] (overwritten): the adapter's share of the input gradient.
+void ke_lora_up_masked(long rows, long in, long r, const float *t, const float *a, uint64_t key, float p, float *out);
+// ga = tᵀ · dropout(x)  [r, in] (overwritten).
+void ke_lora_grad_a(long rows, long in, long r, const float *t, const float *x, uint64_t key, float p, float *ga);
+
+// ---- SwiGLU: y = silu(g) * u elementwise; backward gives both input gradients ----
+void ke_swiglu_fwd(long n, const float *g, const float *u, float *y);
+void ke_swiglu_bwd(long n, const float *g, const float *u, const float *gy, float *gg, float *gu);
+
+// ---- rotary embedding ("rotate half", Llama) ----
+// x: [n0, n1, n2, d] given by element strides xs (last dim dense); cos/sin: the same index space
+// through strides cs (0 for broadcast dims), last dim dense; y: [n0, n1, n2, d] contiguous.
+// backward = 0: y = x*cos + rotate_half(x)*sin; backward = 1 (x = output gradient): the input gradient.
+void ke_rope_half(long n0, long n1, long n2, long d, const float *x, const long *xs, const float *cos_t,
+                  const float *sin_t, const long *cs, float *y, int backward);
+
 // ---- optimisers ----
 void ke_adamw_step(long n, float *p, const float *g, float *m, float *v, float lr, float beta1,
                    float beta2, float eps, float weight_decay, float bias_c1, float bias_c2);
