@@ -13,13 +13,15 @@ import Training
 /// Sizes and budgets of one demo run; stored next to each stage's output so a rerun with the
 /// same settings skips finished stages and a rerun with other settings redoes them.
 struct DemoSettings: Codable, Equatable {
-    var trainImages = 800
+    var trainImages = 500
     var evalImages = 1000
     var seed: UInt64 = 1
-    var stage1Steps = 40
+    var stage1Steps = 12
     var stage1Batch = 16
-    var stage1MicroBatch = 8
-    var stage1LearningRate: Float = 1e-3
+    var stage1MicroBatch = 16
+    var stage1LearningRate: Float = 5e-4
+    /// LoRA on the top N decoder blocks only (the backward pass stops below them; 0: all blocks).
+    var stage1TopLayers = 10
     var maxLength = 192
     var stage2Steps = 150
     var stage2Batch = 64
@@ -163,7 +165,7 @@ final class DemoPipeline {
         let ccModel = (ccDir as NSString).appendingPathComponent("model")
         let modelHash = try FeatureEncoderIdentity.fingerprint(path: modelPath)
         try stage("stage 1 (caption-contrastive LoRA on \((modelPath as NSString).lastPathComponent))", dir: ccDir,
-                  fingerprint: try fingerprint(["model": modelHash, "steps": s.stage1Steps, "batch": s.stage1Batch, "lr": Double(s.stage1LearningRate),
+                  fingerprint: try fingerprint(["model": modelHash, "steps": s.stage1Steps, "batch": s.stage1Batch, "lr": Double(s.stage1LearningRate), "top_layers": s.stage1TopLayers,
                                                 "max_length": s.maxLength, "data": s.trainImages, "seed": s.seed])) {
             try runStageOne(pairs: train.captionPairs(), out: ccDir)
         }
@@ -276,6 +278,11 @@ final class DemoPipeline {
         cfg.evalEvery = 0
         cfg.checkpointEvery = max(5, s.stage1Steps / 4)
         cfg.seed = s.seed
+        cfg.keepGraphs = true
+        let depth = llm.config.layers
+        if s.stage1TopLayers > 0 && s.stage1TopLayers < depth {
+            cfg.lora.layers = Array((depth - s.stage1TopLayers)..<depth)
+        }
         let encoder = LLM2VecEncoder(model: llm, tokenizer: tok)
         let trainer = try TextTrainer(encoder: encoder, pairs: pairs, heldOut: nil, config: cfg, directory: out)
         let bar = ProgressBar(total: cfg.steps, label: "stage 1", unit: "steps")
