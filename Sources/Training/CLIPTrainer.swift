@@ -215,28 +215,15 @@ public final class CLIPTrainer {
     }
 
     func log(_ r: CLIPTrainingRecord, _ onRecord: (CLIPTrainingRecord) -> Void) throws {
-        let enc = JSONEncoder()
-        enc.outputFormatting = [.sortedKeys]
-        var line = try enc.encode(r)
-        line.append(0x0A)
-        try appendLine(line, to: (directory as NSString).appendingPathComponent("metrics.jsonl"))
+        try TrainerFiles.appendMetrics(r, directory: directory)
         onRecord(r)
     }
 
     /// Writes the model, the optimiser state and the step atomically (a new folder renamed over the old one).
     public func saveCheckpoint() throws {
-        let tmp = checkpointDir + ".tmp-\(getpid())"
-        try? FileManager.default.removeItem(atPath: tmp)
-        try FileManager.default.createDirectory(atPath: tmp, withIntermediateDirectories: true)
-        try learner.save(to: (tmp as NSString).appendingPathComponent("model.safetensors"), metadata: ["step": "\(step)"])
-        try writeSafetensors(optimizer.stateTensors(), to: (tmp as NSString).appendingPathComponent("optimizer.safetensors"))
-        let state: [String: Any] = ["step": step, "config": String(decoding: try JSONEncoder().encode(config), as: UTF8.self)]
-        try JSONSerialization.data(withJSONObject: state, options: [.sortedKeys])
-            .write(to: URL(fileURLWithPath: (tmp as NSString).appendingPathComponent("trainer.json")))
-        let old = checkpointDir + ".old-\(getpid())"
-        if FileManager.default.fileExists(atPath: checkpointDir) { try FileManager.default.moveItem(atPath: checkpointDir, toPath: old) }
-        try FileManager.default.moveItem(atPath: tmp, toPath: checkpointDir)
-        try? FileManager.default.removeItem(atPath: old)
+        try TrainerFiles.saveCheckpoint(optimizer: optimizer, step: step, config: config, to: checkpointDir) { tmp in
+            try learner.save(to: (tmp as NSString).appendingPathComponent("model.safetensors"), metadata: ["step": "\(step)"])
+        }
     }
 
     func resumeIfPossible() throws {
@@ -253,21 +240,7 @@ public final class CLIPTrainer {
         } catch {
             throw TrainingError.data("\(checkpointDir)/model.safetensors does not fit this model (\(error)); use another --out or the same model settings")
         }
-        let opt = try SafetensorsFile(path: (checkpointDir as NSString).appendingPathComponent("optimizer.safetensors"))
-        var state: [String: Tensor] = [:]
-        for n in opt.names { state[n] = try opt.tensor(n) }
-        try optimizer.loadState(state)
+        try TrainerFiles.loadOptimizer(optimizer, from: checkpointDir)
         step = s
-    }
-}
-
-/// Appends one line to a log file, creating it when missing.
-func appendLine(_ line: Data, to path: String) throws {
-    if let fh = FileHandle(forWritingAtPath: path) {
-        defer { try? fh.close() }
-        try fh.seekToEnd()
-        try fh.write(contentsOf: line)
-    } else {
-        try line.write(to: URL(fileURLWithPath: path))
     }
 }

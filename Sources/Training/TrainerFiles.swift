@@ -26,10 +26,19 @@ enum TrainerFiles {
     /// Writes the adapter, the optimizer state and the step atomically (a new folder renamed over the old one).
     static func saveCheckpoint<C: Encodable>(model: Module, lora: LoRAConfig, optimizer: AdamW, step: Int, config: C,
                                              to checkpointDir: String) throws {
+        try saveCheckpoint(optimizer: optimizer, step: step, config: config, to: checkpointDir) { tmp in
+            try LoRA.saveAdapter(of: model, config: lora, to: tmp)
+        }
+    }
+
+    /// The same layout with any weights: `writeWeights` fills the new folder before the optimizer
+    /// state and `trainer.json` join it and it replaces the old checkpoint.
+    static func saveCheckpoint<C: Encodable>(optimizer: AdamW, step: Int, config: C, to checkpointDir: String,
+                                             writeWeights: (String) throws -> Void) throws {
         let tmp = checkpointDir + ".tmp-\(getpid())"
         try? FileManager.default.removeItem(atPath: tmp)
         try FileManager.default.createDirectory(atPath: tmp, withIntermediateDirectories: true)
-        try LoRA.saveAdapter(of: model, config: lora, to: tmp)
+        try writeWeights(tmp)
         try writeSafetensors(optimizer.stateTensors(), to: (tmp as NSString).appendingPathComponent("optimizer.safetensors"))
         let state: [String: Any] = ["step": step, "config": String(decoding: try JSONEncoder().encode(config), as: UTF8.self)]
         try JSONSerialization.data(withJSONObject: state, options: [.sortedKeys])
@@ -59,10 +68,15 @@ enum TrainerFiles {
             guard let p = params[key] else { throw TrainingError.data("checkpoint tensor \(name) has no place in the model") }
             p.assign(try file.tensor(name))
         }
+        try loadOptimizer(optimizer, from: checkpointDir)
+        return s
+    }
+
+    /// Restores `checkpointDir/optimizer.safetensors` into `optimizer`.
+    static func loadOptimizer(_ optimizer: AdamW, from checkpointDir: String) throws {
         let opt = try SafetensorsFile(path: (checkpointDir as NSString).appendingPathComponent("optimizer.safetensors"))
         var state: [String: Tensor] = [:]
         for n in opt.names { state[n] = try opt.tensor(n) }
         try optimizer.loadState(state)
-        return s
     }
 }
