@@ -28,10 +28,13 @@ public struct SceneGenerationInfo: Sendable, Equatable {
     public var split: SceneSplit
     public var heldOutWording: Bool
     public var start: Int
+    /// The most objects per scene (``SceneDataset/describe(index:seed:split:heldOutWording:maxObjects:)``).
+    public var maxObjects: Int
 
-    public init(seed: UInt64, count: Int, imageSize: Int, split: SceneSplit, heldOutWording: Bool, start: Int = 0) {
+    public init(seed: UInt64, count: Int, imageSize: Int, split: SceneSplit, heldOutWording: Bool, start: Int = 0,
+                maxObjects: Int = 6) {
         self.seed = seed; self.count = count; self.imageSize = imageSize; self.split = split
-        self.heldOutWording = heldOutWording; self.start = start
+        self.heldOutWording = heldOutWording; self.start = start; self.maxObjects = maxObjects
     }
 }
 
@@ -214,6 +217,7 @@ public final class SceneExporter {
             ("supersampling", .int(SceneRenderer.defaultSupersampling)),
             ("split", .string(info.split.rawValue)),
             ("held_out_wording", .bool(info.heldOutWording)),
+            ("max_objects", .int(info.maxObjects)),
             ("short_captions_per_image", .int(SceneCaptioner.shortCaptionCount)),
             ("csv_caption_separator", .string(captionSeparator)),
             ("shard_size", .int(options.shardSize)),

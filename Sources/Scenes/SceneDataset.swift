@@ -64,12 +64,24 @@ public enum SceneDataset {
         return mix(mix(mix(seed) ^ split.streamTag) ^ UInt64(index))
     }
 
-    /// The scene and captions of sample `index`, without rendering.
-    public static func describe(index: Int, seed: UInt64, split: SceneSplit = .train, heldOutWording: Bool = false) -> SceneText {
+    /// The most objects a scene can hold (``SceneDescription/defaultObjectCountWeights``).
+    public static let maxObjectsRange = 1...SceneDescription.defaultObjectCountWeights.count
+
+    /// The relative weights of 1 … `maxObjects` objects: the default weights cut at `maxObjects`.
+    /// Fewer objects give simpler pictures and shorter dense captions (a smaller world to learn).
+    public static func objectCountWeights(maxObjects: Int) -> [Int] {
+        precondition(maxObjectsRange.contains(maxObjects), "SceneDataset: maxObjects \(maxObjects) outside \(maxObjectsRange)")
+        return Array(SceneDescription.defaultObjectCountWeights.prefix(maxObjects))
+    }
+
+    /// The scene and captions of sample `index`, without rendering. Scenes hold 1 … `maxObjects`
+    /// objects (default 6, the full world).
+    public static func describe(index: Int, seed: UInt64, split: SceneSplit = .train, heldOutWording: Bool = false,
+                                maxObjects: Int = 6) -> SceneText {
         precondition(index >= 0, "SceneDataset: negative index \(index)")
         let s = sampleSeed(index: index, seed: seed, split: split)
         var sceneRNG = RNG(seed: s)
-        let scene = SceneDescription.random(using: &sceneRNG)
+        let scene = SceneDescription.random(using: &sceneRNG, objectCountWeights: objectCountWeights(maxObjects: maxObjects))
         // A separate stream for the words, so the wording option never changes the scene.
         let captions = SceneCaptioner.captions(for: scene, heldOutWording: heldOutWording, rng: RNG(seed: s ^ 0xC0FF_EE00_CAB1_E5ED))
         return SceneText(index: index, key: key(index: index, split: split), description: scene,
@@ -78,8 +90,8 @@ public enum SceneDataset {
 
     /// Sample `index`, rendered at `imageSize`×`imageSize`.
     public static func sample(index: Int, seed: UInt64, imageSize: Int = defaultImageSize, split: SceneSplit = .train,
-                              heldOutWording: Bool = false) -> SceneSample {
-        let t = describe(index: index, seed: seed, split: split, heldOutWording: heldOutWording)
+                              heldOutWording: Bool = false, maxObjects: Int = 6) -> SceneSample {
+        let t = describe(index: index, seed: seed, split: split, heldOutWording: heldOutWording, maxObjects: maxObjects)
         return SceneSample(index: index, key: t.key, image: SceneRenderer.render(t.description, size: imageSize),
                            shortCaptions: t.shortCaptions, denseCaption: t.denseCaption, description: t.description)
     }
@@ -87,20 +99,22 @@ public enum SceneDataset {
     /// Samples `start ..< start + count`, made on up to `threads` threads (nil: all cores) and
     /// returned in index order. The result does not depend on the thread count.
     public static func generate(count: Int, seed: UInt64, imageSize: Int = defaultImageSize, split: SceneSplit = .train,
-                                heldOutWording: Bool = false, start: Int = 0, threads: Int? = nil) -> [SceneSample] {
+                                heldOutWording: Bool = false, start: Int = 0, maxObjects: Int = 6,
+                                threads: Int? = nil) -> [SceneSample] {
         precondition(count >= 0 && start >= 0, "SceneDataset.generate: negative count or start")
         precondition(SceneRenderer.sizeRange.contains(imageSize), "SceneDataset.generate: image size \(imageSize) outside \(SceneRenderer.sizeRange)")
         return parallelMap(count: count, threads: threads) { i in
-            sample(index: start + i, seed: seed, imageSize: imageSize, split: split, heldOutWording: heldOutWording)
+            sample(index: start + i, seed: seed, imageSize: imageSize, split: split, heldOutWording: heldOutWording,
+                   maxObjects: maxObjects)
         }
     }
 
     /// The text of samples `start ..< start + count` (no rendering), in index order.
     public static func generateText(count: Int, seed: UInt64, split: SceneSplit = .train, heldOutWording: Bool = false,
-                                    start: Int = 0, threads: Int? = nil) -> [SceneText] {
+                                    start: Int = 0, maxObjects: Int = 6, threads: Int? = nil) -> [SceneText] {
         precondition(count >= 0 && start >= 0, "SceneDataset.generateText: negative count or start")
         return parallelMap(count: count, threads: threads) { i in
-            describe(index: start + i, seed: seed, split: split, heldOutWording: heldOutWording)
+            describe(index: start + i, seed: seed, split: split, heldOutWording: heldOutWording, maxObjects: maxObjects)
         }
     }
 }

@@ -36,6 +36,7 @@ struct ScenesCommand: ParsableCommand {
     @Option(help: "Image side in pixels (64–224 are typical).") var size = 64
     @Option(help: "train or eval (different scenes for the same seed).") var split = "train"
     @Flag(help: "Write captions with the held-out synonyms and paraphrases (for evaluation).") var heldOutWording = false
+    @Option(help: "Most objects per scene (1–6): fewer give simpler pictures and shorter dense captions.") var maxObjects = 6
     @Option(help: "Images per web-dataset tar shard.") var shardSize = 1000
     @Option(help: "Index of the first image (to extend or resume a data set in another folder).") var start = 0
     @Option(help: "Comma-separated layouts to write: manifest (images/ + manifest.jsonl/.csv), wds (tar shards), pairs.") var layouts = "manifest,wds,pairs"
@@ -55,6 +56,9 @@ struct ScenesCommand: ParsableCommand {
         guard shardSize >= 1 else { throw ValidationError("--shard-size must be at least 1") }
         guard (1...100).contains(jpegQuality) else { throw ValidationError("--jpeg-quality must be within 1…100") }
         if let t = threads, t < 1 { throw ValidationError("--threads must be at least 1") }
+        if !SceneDataset.maxObjectsRange.contains(maxObjects) {
+            throw ValidationError("--max-objects must be in \(SceneDataset.maxObjectsRange), got \(maxObjects)")
+        }
         if !statsOnly && out == nil { throw ValidationError("--out is required (or pass --stats-only to write nothing)") }
         let known: Set<String> = ["manifest", "wds", "pairs"]
         let picked = layoutList
@@ -73,7 +77,7 @@ struct ScenesCommand: ParsableCommand {
         if statsOnly {
             let t0 = Date()
             let texts = SceneDataset.generateText(count: images, seed: seed, split: splitValue, heldOutWording: heldOutWording,
-                                                  start: start, threads: threads)
+                                                  start: start, maxObjects: maxObjects, threads: threads)
             let s = CaptionStatistics(texts) { tokenizer!.encode($0).count }
             showExamples(texts.prefix(show).map { ($0.key, $0.shortCaptions, $0.denseCaption) })
             if json {
@@ -109,7 +113,8 @@ struct ScenesCommand: ParsableCommand {
             let n = min(batch, images - doneCount)
             let r0 = Date()
             let samples = SceneDataset.generate(count: n, seed: seed, imageSize: size, split: splitValue,
-                                                heldOutWording: heldOutWording, start: start + doneCount, threads: threads)
+                                                heldOutWording: heldOutWording, start: start + doneCount, maxObjects: maxObjects,
+                                                threads: threads)
             renderSeconds += Date().timeIntervalSince(r0)
             do { try exporter.add(samples) } catch { throw CommandFailure("writing \(dir): \(error)") }
             if stats {
@@ -125,7 +130,8 @@ struct ScenesCommand: ParsableCommand {
         let summary: SceneExportSummary
         do {
             summary = try exporter.finish(info: SceneGenerationInfo(seed: seed, count: images, imageSize: size, split: splitValue,
-                                                                    heldOutWording: heldOutWording, start: start))
+                                                                    heldOutWording: heldOutWording, start: start,
+                                                                    maxObjects: maxObjects))
         } catch { throw CommandFailure("writing \(dir): \(error)") }
         let seconds = Date().timeIntervalSince(t0)
         showExamples(examples)
