@@ -112,11 +112,88 @@ public final class LLM2VecEncoder {
         return out
     }
 
-    /// Differentiable embeddings of prepared sequences (one padded, bidirectional forward; mean
-    /// over each row's pooled tokens through a pooling matrix), [N, dim].
-    public func embedWithGradient(prepared: [(ids: [Int], pooled: Int)]) -> Tensor {
+    /// How many decoder blocks, from the bottom, `self` and `other` share bit for bit (token
+    /// embeddings included; 0 when those differ). A model after LoRA on its top N blocks shares
+    /// all blocks below them with its base model.
+    public func sharedBottomLayers(with other: LLM2VecEncoder) -> Int {
+        func same(_ a: [(String, Tensor)], _ b: [(String, Tensor)]) -> Bool {
+            guard a.count == b.count else { return false }
+            for ((na, ta), (nb, tb)) in zip(a, b) {
+                guard na == nb, ta.shape == tb.shape, ta.dtype == tb.dtype else { return false }
+                let x = ta.contiguous(), y = tb.contiguous()
+                let equal = withExtendedLifetime((x, y)) {
+                    memcmp(x.storage.base + x.offset * x.dtype.size, y.storage.base + y.offset * y.dtype.size, x.count * x.dtype.size) == 0
+                }
+                if !equal { return false }
+            }
+            return true
+        }
+        let a = model.model, b = other.model.model
+        guard model.config.hiddenSize == other.model.config.hiddenSize,
+              same(a.embedTokens.namedParameters(), b.embedTokens.namedParameters()) else { return 0 }
+        var n = 0
+        while n < min(a.layers.count, b.layers.count), same(a.layers[n].namedParameters(), b.layers[n].namedParameters()) { n += 1 }
+        return n
+    }
+
+    /// Embeds `texts` with this encoder and with `other` in one pass: the `sharedLayers` bottom
+    /// blocks, which the two models must share (``sharedBottomLayers(with:)``), run once and only
+    /// the blocks above them run for each model. Equal to calling ``embed(_:instruction:progress:)``
+    /// on each encoder, at a fraction of the second model's cost. Both encoders must wrap texts
+    /// the same way (tokenizer, template, maximum length).
+    ///
+    /// ```swift
+    /// let raw = LLM2VecEncoder(model: base, tokenizer: tok), cc = LLM2VecEncoder(model: tuned, tokenizer: tok)
+    /// let shared = raw.sharedBottomLayers(with: cc)                 // e.g. 20 of 30 after top-10 LoRA
+    /// let (a, b) = try raw.embedSharingTrunk(captions, with: cc, sharedLayers: shared)
+    /// ```
+    public func embedSharingTrunk(_ texts: [String], with other: LLM2VecEncoder, sharedLayers: Int,
+                                  progress: ((Int, Int) -> Void)? = nil) throws -> (Tensor, Tensor) {
+        let prepared = texts.map { prepare($0) }
+        guard prepared.map(\.ids) == texts.map({ other.prepare($0).ids }) else {
+            throw ModelError.input("embedSharingTrunk: the two encoders wrap the texts differently (tokenizer, template or maxLength)")
+        }
+        let total = model.config.layers
+        guard sharedLayers >= 0, sharedLayers < total, sharedLayers < other.model.config.layers else {
+            throw ModelError.input("embedSharingTrunk: sharedLayers \(sharedLayers) must be below both models' block counts (\(total), \(other.model.config.layers))")
+        }
+        let actuallyShared = sharedBottomLayers(with: other)
+        guard actuallyShared >= sharedLayers else {
+            throw ModelError.input("embedSharingTrunk: the models share only their bottom \(actuallyShared) blocks, not \(sharedLayers)")
+        }
+        let n = prepared.count, d = dimension
+        let outA = Tensor.zeros([n, d]), outB = Tensor.zeros([n, d])
+        let order = prepared.indices.sorted { prepared[$0].ids.count > prepared[$1].ids.count }
+        var done = 0, start = 0
+        while start < order.count {
+            let longest = prepared[order[start]].ids.count
+            var end = start + 1
+            while end < order.count, end - start < maxBatch, (end - start + 1) * longest <= tokensPerBatch { end += 1 }
+            let members = Array(order[start..<end])
+            let batch = Self.padded(members.map { prepared[$0] }, pad: tokenizer.padTokenId ?? 0)
+            withNoGrad {
+                let trunk: Tensor? = sharedLayers == 0 ? nil
+                    : model.hiddenStates(ids: batch.ids, attentionMask: batch.mask, direction: .bidirectional, layers: 0..<sharedLayers)
+                for (encoder, out) in [(self, outA), (other, outB)] {
+                    let m = encoder.model
+                    let hidden = m.hiddenStates(ids: batch.ids, attentionMask: batch.mask, direction: .bidirectional,
+                                                layers: sharedLayers..<m.config.layers, input: trunk)
+                    let pooled = matmul(batch.pool, hidden).reshape([members.count, d])
+                    withExtendedLifetime(pooled) {
+                        for (r, i) in members.enumerated() { (out.fptr + i * d).update(from: pooled.fptr + r * d, count: d) }
+                    }
+                }
+            }
+            done += members.count
+            progress?(done, n)
+            start = end
+        }
+        return (outA, outB)
+    }
+
+    /// Left-padded ids, their key mask and the mean-pooling matrix [N, 1, T] of prepared sequences.
+    static func padded(_ prepared: [(ids: [Int], pooled: Int)], pad: Int) -> (ids: [[Int]], mask: [[Int]], pool: Tensor) {
         let T = prepared.map(\.ids.count).max() ?? 1
-        let pad = tokenizer.padTokenId ?? 0
         var ids: [[Int]] = [], mask: [[Int]] = [], weights = [Float](repeating: 0, count: prepared.count * T)
         for (r, p) in prepared.enumerated() {
             let padCount = T - p.ids.count
@@ -124,8 +201,14 @@ public final class LLM2VecEncoder {
             mask.append(Array(repeating: 0, count: padCount) + Array(repeating: 1, count: p.ids.count))
             for t in (T - p.pooled)..<T { weights[r * T + t] = 1 / Float(p.pooled) }
         }
-        let hidden = model.hiddenStates(ids: ids, attentionMask: mask, direction: .bidirectional)   // [N, T, D]
-        let pool = Tensor(weights, shape: [prepared.count, 1, T])
-        return matmul(pool, hidden).reshape([prepared.count, hidden.shape[2]])
+        return (ids, mask, Tensor(weights, shape: [prepared.count, 1, T]))
+    }
+
+    /// Differentiable embeddings of prepared sequences (one padded, bidirectional forward; mean
+    /// over each row's pooled tokens through a pooling matrix), [N, dim].
+    public func embedWithGradient(prepared: [(ids: [Int], pooled: Int)]) -> Tensor {
+        let batch = Self.padded(prepared, pad: tokenizer.padTokenId ?? 0)
+        let hidden = model.hiddenStates(ids: batch.ids, attentionMask: batch.mask, direction: .bidirectional)   // [N, T, D]
+        return matmul(batch.pool, hidden).reshape([prepared.count, hidden.shape[2]])
     }
 }

@@ -151,8 +151,24 @@ public final class LlamaForCausalLM: Module {
     /// - `direction`: causal, or bidirectional with only the key-padding mask (LLM2Vec).
     ///
     /// Positions count real tokens only, so each row gives the same result as running it alone.
+    ///
+    /// - `layers`: run only these decoder blocks (default all). A range that stops before the
+    ///   last block returns that block's output without the final norm.
+    /// - `input`: the [B, T, hidden] input of `layers.lowerBound` (an earlier call's output for
+    ///   the same ids and mask) instead of the token embeddings.
+    ///
+    /// ```swift
+    /// let trunk = llm.hiddenStates(ids: ids, attentionMask: mask, direction: .bidirectional, layers: 0..<20)
+    /// let last = llm.hiddenStates(ids: ids, attentionMask: mask, direction: .bidirectional,
+    ///                             layers: 20..<llm.config.layers, input: trunk)   // = the full pass
+    /// ```
     public func hiddenStates(ids: [[Int]], attentionMask: [[Int]]? = nil, direction: AttentionDirection = .causal,
-                             cache: LlamaKVCache? = nil) -> Tensor {
+                             cache: LlamaKVCache? = nil, layers: Range<Int>? = nil, input: Tensor? = nil) -> Tensor {
+        let blocks = layers ?? 0..<model.layers.count
+        precondition(blocks.lowerBound >= 0 && blocks.upperBound <= model.layers.count && !blocks.isEmpty,
+                     "hiddenStates: layers \(blocks) outside 0..<\(model.layers.count)")
+        precondition(cache == nil || blocks == 0..<model.layers.count, "hiddenStates: a KV cache needs all layers")
+        precondition(input == nil || blocks.lowerBound > 0, "hiddenStates: an input replaces the embeddings only above block 0")
         let B = ids.count, T = ids.first?.count ?? 0
         precondition(B > 0 && T > 0 && ids.allSatisfy { $0.count == T }, "hiddenStates: ids must be B rows of equal, non-zero length")
         let start = cache?.length ?? 0
@@ -182,9 +198,17 @@ public final class LlamaForCausalLM: Module {
         cosT = cosT.reshape([B, 1, T, config.headDim])
         sinT = sinT.reshape([B, 1, T, config.headDim])
         let rotary: (Tensor) -> Tensor = { applyRotaryHalf($0, cos: cosT, sin: sinT) }
-        var x = model.embedTokens(ids.flatMap { $0 }, shape: [B, T])
+        var x: Tensor
+        if let input {
+            precondition(input.shape == [B, T, config.hiddenSize], "hiddenStates: input \(input.shape) is not [\(B), \(T), \(config.hiddenSize)]")
+            x = input
+        } else {
+            precondition(blocks.lowerBound == 0, "hiddenStates: layers \(blocks) start above block 0 but no input was given")
+            x = model.embedTokens(ids.flatMap { $0 }, shape: [B, T])
+        }
         let checkpointed = gradientCheckpointing && cache == nil && GradMode.isEnabled
-        for (i, layer) in model.layers.enumerated() {
+        for i in blocks {
+            let layer = model.layers[i]
             if checkpointed {
                 x = checkpoint([x], parameters: layer.parameters(), preserving: layer.dropoutSources) { xs in
                     layer(xs[0], mask: mask, rotary: rotary, cache: nil)
@@ -194,7 +218,7 @@ public final class LlamaForCausalLM: Module {
             }
         }
         cache?.length += T
-        return model.norm(x)
+        return blocks.upperBound == model.layers.count ? model.norm(x) : x
     }
 
     /// Next-token logits [..., vocab] from hidden states (the LM head, or the tied embedding).

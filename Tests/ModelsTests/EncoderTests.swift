@@ -67,6 +67,31 @@ private func rows(_ t: Tensor) -> [[Float]] {
         }
     }
 
+    /// A copy whose top blocks differ shares the rest; one pass over the shared trunk gives
+    /// both models' embeddings exactly as two separate passes do.
+    @Test func sharedTrunkEmbeddingEqualsTwoPasses() throws {
+        let (m, t) = try #require(Self.loaded)
+        let p = try asset("smollm2/SmolLM2-135M-Instruct.Q4_1.gguf")
+        guard case .decoder(let copy, _) = try TextModel.load(path: p) else { Issue.record("not a decoder"); return }
+        let a = LLM2VecEncoder(model: m, tokenizer: t), b = LLM2VecEncoder(model: copy, tokenizer: t)
+        let L = m.config.layers
+        #expect(a.sharedBottomLayers(with: b) == L)
+        // Change one weight in each of the top three blocks (as LoRA on the top three would).
+        for i in (L - 3)..<L {
+            let w = copy.model.layers[i].namedParameters().first { $0.0.hasSuffix("q_proj.weight") }!.1
+            w.fptr[7] += 0.25
+        }
+        #expect(a.sharedBottomLayers(with: b) == L - 3)
+        let (ea, eb) = try a.embedSharingTrunk(captions, with: b, sharedLayers: L - 3)
+        let (ra, rb) = (rows(try a.embed(captions)), rows(try b.embed(captions)))
+        for (i, (x, y)) in zip(rows(ea), ra).enumerated() { #expect(maxAbsDiff(x, y) < 1e-5, "model a, caption \(i): \(maxAbsDiff(x, y))") }
+        for (i, (x, y)) in zip(rows(eb), rb).enumerated() { #expect(maxAbsDiff(x, y) < 1e-5, "model b, caption \(i): \(maxAbsDiff(x, y))") }
+        // The changed blocks really change the vectors, and a trunk that is not shared is refused.
+        #expect(zip(rows(eb), ra).contains { maxAbsDiff($0, $1) > 1e-4 })
+        #expect(throws: ModelError.self) { try a.embedSharingTrunk(captions, with: b, sharedLayers: L - 2) }
+        #expect(throws: ModelError.self) { try a.embedSharingTrunk(captions, with: b, sharedLayers: L) }
+    }
+
     @Test func queryKeyRowsAreUnpermuted() throws {
         let (m, _) = try #require(Self.loaded)
         let attn = m.model.layers[0].attention
