@@ -38,11 +38,18 @@ public final class LLM2CLIPTextAdaptor: Module {
     @Child("3") public var block3: AdaptorBlock
     @Child("4") public var finalNorm: LayerNorm
     @Child("5") public var projection: Linear
+    /// The training captions' mean LLM feature, subtracted before everything else when the
+    /// model centres its input (key `feature_mean`; a fixed statistic, not trained). Not part of
+    /// the original adapter: an option for LLMs whose raw features share a large common
+    /// component (see ``LLM2CLIPConfig/adapterCentersInput``).
+    @Param("feature_mean") public var featureMean: Tensor?
     public var normalizesInput: Bool
 
-    public init(llmDim: Int, embedDim: Int, expansion: Int = 2, normalizesInput: Bool = true, rng: inout RNG) {
+    public init(llmDim: Int, embedDim: Int, expansion: Int = 2, normalizesInput: Bool = true, centersInput: Bool = false,
+                rng: inout RNG) {
         self.normalizesInput = normalizesInput
         super.init()
+        featureMean = centersInput ? Tensor.zeros([llmDim]) : nil
         block0 = AdaptorBlock(dim: llmDim, expansion: expansion, rng: &rng)
         block1 = AdaptorBlock(dim: llmDim, expansion: expansion, rng: &rng)
         block2 = AdaptorBlock(dim: llmDim, expansion: expansion, rng: &rng)
@@ -53,7 +60,8 @@ public final class LLM2CLIPTextAdaptor: Module {
 
     /// [N, llmDim] cached LLM features → [N, embedDim] (not normalised).
     public func callAsFunction(_ features: Tensor) -> Tensor {
-        var x = normalizesInput ? l2Normalize(features, axis: -1) : features
+        let centred = featureMean.map { features - $0 } ?? features
+        var x = normalizesInput ? l2Normalize(centred, axis: -1) : centred
         for b in [block0, block1, block2, block3] { x = b(x) }
         return projection(finalNorm(x))
     }
@@ -98,6 +106,11 @@ public struct LLM2CLIPConfig: Codable, Sendable, Equatable {
     public var embedDim: Int
     public var adapterNormalizesInput = true
     public var adapterExpansion = 2
+    /// Subtract the training captions' mean feature (stored as `text.text_adaptor.feature_mean`)
+    /// before the input normalisation. Off (nil) in the original recipe, whose CC-tuned LLM
+    /// features are already spread out; raw or briefly tuned features of a small LLM share a
+    /// large common direction, and centring them lets stage 2 start learning at once.
+    public var adapterCentersInput: Bool?
 
     public init(eva02: EVA02Config, llmDim: Int) {
         towerKind = "eva02"
@@ -139,7 +152,8 @@ public final class LLM2CLIPModel: Module {
         visualModule = makeImageTower(kind: config.towerKind, eva02: config.eva02, clip: config.clip, embedDim: config.embedDim, rng: &rng)
         text = LLM2CLIPTextSide(LLM2CLIPTextAdaptor(llmDim: config.llmDim, embedDim: config.embedDim,
                                                     expansion: config.adapterExpansion,
-                                                    normalizesInput: config.adapterNormalizesInput, rng: &rng))
+                                                    normalizesInput: config.adapterNormalizesInput,
+                                                    centersInput: config.adapterCentersInput ?? false, rng: &rng))
         logitScale = Tensor([logf(1 / 0.07)], shape: []).requiringGrad()
     }
 

@@ -106,6 +106,30 @@ public final class LLM2CLIPLearner: StageTwoLearner {
         return concat(rows, axis: 0)
     }
 
+    /// Sets the adapter's input centre (``LLM2CLIPTextAdaptor/featureMean``) to the mean of every
+    /// vector in `store` (the training captions' store). The model must have been made with
+    /// ``LLM2CLIPConfig/adapterCentersInput`` on.
+    ///
+    /// ```swift
+    /// var config = LLM2CLIPConfig(eva02: .small, llmDim: 576)
+    /// config.adapterCentersInput = true
+    /// let learner = LLM2CLIPLearner(model: LLM2CLIPModel(config, rng: &rng), features: [train, eval])
+    /// try learner.centreFeatures(on: train)
+    /// ```
+    public func centreFeatures(on store: FeatureStore) throws {
+        guard let mean = model.adaptor.featureMean else {
+            throw TrainingError.data("this LLM2CLIP model does not centre its input features (adapterCentersInput is off)")
+        }
+        let keys = store.keys
+        guard !keys.isEmpty else { throw TrainingError.data("\(store.directory): empty feature store; nothing to centre on") }
+        var sum = [Double](repeating: 0, count: mean.count)
+        for start in stride(from: 0, to: keys.count, by: 1024) {
+            let rows = try store.vectors(for: Array(keys[start..<min(keys.count, start + 1024)])).toArray()
+            for (i, v) in rows.enumerated() { sum[i % sum.count] += Double(v) }
+        }
+        mean.assign(Tensor(sum.map { Float($0 / Double(keys.count)) }, shape: [mean.count]))
+    }
+
     /// The text encoder that produced the features, when known; saved in the checkpoint so
     /// that `llm2clip search` can embed queries the same way.
     public var textEncoderPath: String?

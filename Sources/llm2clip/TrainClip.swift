@@ -16,7 +16,7 @@ enum StageTwoSetup {
 
     /// A fresh LLM2CLIP model (tower + adapter over `llmDim`-wide features) or plain-CLIP baseline.
     static func makeLearner(textTower: String, tower: String, embedDim: Int?, features: [FeatureStore], vocab: String,
-                            initFrom: String?, seed: UInt64) throws -> StageTwoLearner {
+                            initFrom: String?, seed: UInt64, centerFeatures: Bool = false) throws -> StageTwoLearner {
         var rng = RNG(seed: seed)
         let learner: StageTwoLearner
         switch textTower {
@@ -25,7 +25,7 @@ enum StageTwoSetup {
             for s in features.dropFirst() where s.identity.dimension != first.identity.dimension {
                 throw ValidationError("feature stores \(first.directory) and \(s.directory) have widths \(first.identity.dimension) and \(s.identity.dimension); cache both with the same encoder")
             }
-            let config: LLM2CLIPConfig
+            var config: LLM2CLIPConfig
             if let eva = EVA02Config.presets[tower] {
                 config = LLM2CLIPConfig(eva02: eva, llmDim: first.identity.dimension)
             } else if let clip = CLIPTowerConfig.presets[tower] {
@@ -33,7 +33,11 @@ enum StageTwoSetup {
             } else {
                 throw ValidationError("unknown --tower '\(tower)'; choose one of \(towerNames.joined(separator: ", "))")
             }
-            learner = LLM2CLIPLearner(model: LLM2CLIPModel(config, rng: &rng), features: features)
+            if centerFeatures { config.adapterCentersInput = true }
+            let llm = LLM2CLIPLearner(model: LLM2CLIPModel(config, rng: &rng), features: features)
+            // The first store holds the training captions.
+            if centerFeatures { try llm.centreFeatures(on: first) }
+            learner = llm
         case "clip":
             let config: CLIPBaselineConfig
             if let eva = EVA02Config.presets[tower] {
@@ -104,6 +108,7 @@ struct TrainClip: ParsableCommand {
     @Option(help: "Layer-wise learning-rate decay on the image tower.") var layerDecay: Float = 0.85
     @Option(help: "Probability of training on a sample's long caption.") var longProb = 0.5
     @Option(help: "Short captions per image to use (0: all).") var shortCaptions = 0
+    @Flag(help: "Centre the LLM features on the training captions' mean before the adapter (not in the original recipe; helps raw or briefly tuned features of small LLMs).") var centerFeatures = false
     @Option(help: "Evaluate every N steps (0: only at the end).") var evalEvery = 100
     @Option(help: "Checkpoint every N steps.") var checkpointEvery = 100
     @Option(help: "Seed.") var seed: UInt64 = 0
@@ -126,7 +131,8 @@ struct TrainClip: ParsableCommand {
         cfg.weightDecay = weightDecay; cfg.layerDecay = layerDecay; cfg.longCaptionProbability = longProb
         cfg.shortCaptionsPerImage = shortCaptions; cfg.evalEvery = evalEvery; cfg.checkpointEvery = checkpointEvery; cfg.seed = seed
         let learner = try StageTwoSetup.makeLearner(textTower: textTower, tower: tower, embedDim: embedDim, features: stores,
-                                                    vocab: vocab, initFrom: initFrom, seed: seed)
+                                                    vocab: vocab, initFrom: initFrom, seed: seed,
+                                                    centerFeatures: centerFeatures && textTower == "llm")
         if let tm = textModel, let l = learner as? LLM2CLIPLearner {
             guard try FeatureEncoderIdentity.fingerprint(path: tm) == stores[0].identity.modelHash else {
                 throw ValidationError("--text-model \(tm) did not make the features in \(features ?? ""): they come from \(stores[0].identity.model)")

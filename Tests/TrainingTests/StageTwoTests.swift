@@ -274,3 +274,49 @@ private func tinyLearner(_ store: FeatureStore, seed: UInt64 = 0) -> LLM2CLIPLea
         }()) }
     }
 }
+
+/// The optional input centring of the adapter (`text.text_adaptor.feature_mean`).
+@Suite struct FeatureCentringTests {
+    @Test func centredAdapterEqualsThePlainAdapterOnShiftedFeaturesAndRoundTrips() throws {
+        let data = scenes(12, seed: 21)
+        let store = try featureStore(data)
+        var config = LLM2CLIPConfig(eva02: .tiny, llmDim: store.identity.dimension)
+        config.adapterCentersInput = true
+        var rng = RNG(seed: 3)
+        let learner = LLM2CLIPLearner(model: LLM2CLIPModel(config, rng: &rng), features: [store])
+        try learner.centreFeatures(on: store)
+        // The centre is the mean of every stored vector.
+        let all = try store.vectors(for: store.keys).toArray(), d = store.identity.dimension
+        let mean = (0..<d).map { j in stride(from: j, to: all.count, by: d).map { all[$0] }.reduce(0, +) / Float(store.count) }
+        let centre = try #require(learner.model.adaptor.featureMean)
+        #expect(zip(centre.toArray(), mean).allSatisfy { abs($0 - $1) < 1e-5 })
+        // It is a fixed statistic: not among the parameters the optimiser trains.
+        #expect(!learner.module.trainableParameters().contains { $0.0 == "text.text_adaptor.feature_mean" })
+        #expect(learner.module.namedParameters().contains { $0.0 == "text.text_adaptor.feature_mean" })
+
+        // Same weights without centring, fed features minus the mean, give the same embeddings.
+        var plainConfig = config
+        plainConfig.adapterCentersInput = nil
+        var rng2 = RNG(seed: 3)
+        let plain = LLM2CLIPModel(plainConfig, rng: &rng2)
+        let keys = Array(store.keys.prefix(5))
+        let x = try store.vectors(for: keys)
+        let shifted = Tensor(x.toArray().enumerated().map { $0.1 - mean[$0.0 % d] }, shape: x.shape)
+        let a = withNoGrad { learner.model.encodeText(x).toArray() }, b = withNoGrad { plain.encodeText(shifted).toArray() }
+        #expect(zip(a, b).allSatisfy { abs($0 - $1) < 1e-5 })
+        // Centring changes the result (the mean is far from zero for counts of words).
+        let c = withNoGrad { plain.encodeText(x).toArray() }
+        #expect(zip(a, c).contains { abs($0 - $1) > 1e-3 })
+
+        // Saved and loaded (config in the metadata, the centre as a tensor) it embeds the same.
+        let path = (tempDir("centred") as NSString).appendingPathComponent("m.safetensors")
+        try learner.save(to: path, metadata: [:])
+        let back = try LLM2CLIPModel.load(path: path)
+        #expect(back.config.adapterCentersInput == true)
+        #expect(withNoGrad { back.encodeText(x).toArray() } == a)
+
+        // A model without centring cannot be centred.
+        let notCentring = tinyLearner(store)
+        #expect(throws: TrainingError.self) { try notCentring.centreFeatures(on: store) }
+    }
+}
