@@ -27,6 +27,18 @@ struct DemoReport {
         ], title: "Held-out retrieval (\(eval.count) images, held-out wording), %", highlightBest: true)
     }
 
+    /// R@1 and R@10 on the training split: what the models fit, against what transfers.
+    var trainTable: MetricsTable {
+        var cols: [(title: String, metric: Metric)] = []
+        for b in ["short", "long"] {
+            for d in RetrievalDirection.allCases {
+                for k in [1, 10] { cols.append(("\(b) \(d.shortLabel) R@\(k)", .recall("train-" + b, d, k: k))) }
+            }
+        }
+        return MetricsTable(results: results, columns: cols,
+                            title: "Training split (\(settings.trainImages) images, training wording), %", highlightBest: true)
+    }
+
     /// R@1/5/10 of every benchmark and direction.
     var fullTable: MetricsTable {
         var cols: [(title: String, metric: Metric)] = []
@@ -98,6 +110,9 @@ struct DemoReport {
         md += table.markdown() + "\n"
         md += "![R@1](retrieval_r1.svg)\n\n![stage-2 loss](stage2_loss.svg)\n\n![stage-1 loss](stage1_loss.svg)\n\n"
         md += fullTable.markdown() + "\n"
+        md += "The same models on the images they were trained on (chance R@1 is \(String(format: "%.2f", 100 / Double(max(settings.trainImages, 1))))%): "
+        md += "far better numbers here than above mean the models fit their training data but do not transfer to new scenes and wording.\n\n"
+        md += trainTable.markdown() + "\n"
         md += "## Retrieved examples (long-caption queries, top 3)\n\n"
         for ex in examples {
             md += "**Query:** \(eval.samples[ex.query].longCaption ?? "")\n\n"
@@ -132,7 +147,7 @@ struct DemoReport {
         h += "td,th{border:1px solid #ccc;padding:4px 8px;text-align:right}td:first-child,th:first-child{text-align:left}"
         h += ".hit{display:inline-block;margin:4px;text-align:center;font-size:12px}.ok{outline:3px solid #2a2}</style></head><body>"
         h += "<h1>LLM2CLIP demo report</h1><p>\(esc("\(settings.trainImages) training images, \(eval.count) held-out images (held-out wording); tower \(settings.tower); stage 2: \(settings.stage2Steps) steps × \(settings.stage2Batch) per model; total \(formatDuration(totalSeconds))."))</p>"
-        for m in [table, fullTable] {
+        for m in [table, fullTable, trainTable] {
             h += "<h2>\(esc(m.title ?? ""))</h2><table><tr><th>model</th>" + m.columns.map { "<th>\(esc($0.title))</th>" }.joined() + "</tr>"
             for r in m.rows {
                 h += "<tr><td>\(esc(r.model))</td>" + r.values.map { v in "<td>\(v.map { String(format: "%.1f", $0) } ?? "—")</td>" }.joined() + "</tr>"
