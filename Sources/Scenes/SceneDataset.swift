@@ -69,6 +69,11 @@ public enum SceneDataset {
 
     /// The relative weights of 1 … `maxObjects` objects: the default weights cut at `maxObjects`.
     /// Fewer objects give simpler pictures and shorter dense captions (a smaller world to learn).
+    ///
+    /// ```swift
+    /// SceneDataset.objectCountWeights(maxObjects: 2)                       // [7, 10]
+    /// let small = SceneDataset.generate(count: 600, seed: 1, maxObjects: 2)  // 1 or 2 objects each
+    /// ```
     public static func objectCountWeights(maxObjects: Int) -> [Int] {
         precondition(maxObjectsRange.contains(maxObjects), "SceneDataset: maxObjects \(maxObjects) outside \(maxObjectsRange)")
         return Array(SceneDescription.defaultObjectCountWeights.prefix(maxObjects))
