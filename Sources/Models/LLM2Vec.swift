@@ -56,6 +56,9 @@ public final class LLM2VecEncoder {
     /// What joins an instruction and the caption: " " as llm2vec's `encode` does; the
     /// supervised training data of LLM2Vec / LLM2CLIP use "; ".
     public var instructionSeparator = " "
+    /// States of the frozen bottom blocks, kept per sequence (see ``FrozenTrunkCache``); nil
+    /// runs every block on every call.
+    public var trunkCache: FrozenTrunkCache?
 
     public init(model: LlamaForCausalLM, tokenizer: any TextTokenizer, template: EmbeddingTemplate? = nil) {
         self.model = model
@@ -205,10 +208,19 @@ public final class LLM2VecEncoder {
     }
 
     /// Differentiable embeddings of prepared sequences (one padded, bidirectional forward; mean
-    /// over each row's pooled tokens through a pooling matrix), [N, dim].
+    /// over each row's pooled tokens through a pooling matrix), [N, dim]. With a ``trunkCache``
+    /// the frozen bottom blocks come from the cache and only the blocks above it run.
     public func embedWithGradient(prepared: [(ids: [Int], pooled: Int)]) -> Tensor {
         let batch = Self.padded(prepared, pad: tokenizer.padTokenId ?? 0)
-        let hidden = model.hiddenStates(ids: batch.ids, attentionMask: batch.mask, direction: .bidirectional)   // [N, T, D]
+        let hidden: Tensor   // [N, T, D]
+        if let cache = trunkCache, cache.layers > 0 {
+            precondition(cache.layers < model.config.layers, "trunkCache: \(cache.layers) cached blocks leave none of \(model.config.layers) to run")
+            let trunk = cache.paddedStates(prepared.map(\.ids), length: batch.ids[0].count, in: model)
+            hidden = model.hiddenStates(ids: batch.ids, attentionMask: batch.mask, direction: .bidirectional,
+                                        layers: cache.layers..<model.config.layers, input: trunk)
+        } else {
+            hidden = model.hiddenStates(ids: batch.ids, attentionMask: batch.mask, direction: .bidirectional)
+        }
         return matmul(batch.pool, hidden).reshape([prepared.count, hidden.shape[2]])
     }
 }

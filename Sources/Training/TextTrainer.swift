@@ -36,7 +36,39 @@ public struct TextTrainingConfig: Codable, Equatable, Sendable {
     /// activation memory of the whole batch, without padding). See
     /// ``CaptionContrastive/accumulateGradients(encoder:queries:positives:negatives:microBatch:dropoutSeed:keepGraphs:)``.
     public var keepGraphs = false
+    /// Run the frozen bottom blocks (those below the LoRA adapters) once per distinct sequence
+    /// and keep their states (``Models/FrozenTrunkCache``): later epochs and held-out
+    /// evaluations then run only the adapted blocks.
+    public var cacheFrozenBlocks = true
+    /// Most memory the frozen-block states may take, in MiB (past it, new sequences are computed
+    /// on every use).
+    public var frozenCacheMegabytes = 4096
     public init() {}
+}
+
+extension TextTrainingConfig {
+    enum CodingKeys: String, CodingKey {
+        case steps, batchSize, learningRate, warmupSteps, weightDecay, maxGradNorm, lora, seed, evalEvery, checkpointEvery,
+             maxLength, microBatch, gradientCheckpointing, keepGraphs, cacheFrozenBlocks, frozenCacheMegabytes
+    }
+
+    /// Reads a saved configuration; settings added after a checkpoint was written take the value
+    /// that run had (gradient checkpointing on, no frozen-block cache).
+    public init(from decoder: any Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        var d = TextTrainingConfig()
+        func read<T: Decodable>(_ key: CodingKeys, _ value: inout T) throws {
+            if let v = try c.decodeIfPresent(T.self, forKey: key) { value = v }
+        }
+        try read(.steps, &d.steps); try read(.batchSize, &d.batchSize); try read(.learningRate, &d.learningRate)
+        try read(.warmupSteps, &d.warmupSteps); try read(.weightDecay, &d.weightDecay); try read(.maxGradNorm, &d.maxGradNorm)
+        try read(.lora, &d.lora); try read(.seed, &d.seed); try read(.evalEvery, &d.evalEvery)
+        try read(.checkpointEvery, &d.checkpointEvery); try read(.maxLength, &d.maxLength); try read(.microBatch, &d.microBatch)
+        try read(.gradientCheckpointing, &d.gradientCheckpointing); try read(.keepGraphs, &d.keepGraphs)
+        d.cacheFrozenBlocks = false
+        try read(.cacheFrozenBlocks, &d.cacheFrozenBlocks); try read(.frozenCacheMegabytes, &d.frozenCacheMegabytes)
+        self = d
+    }
 }
 
 /// One line of the metrics log (`metrics.jsonl`).
@@ -84,6 +116,13 @@ public final class TextTrainer {
             try LoRA.apply(config.lora, to: encoder.model, seed: config.seed)
         }
         trainable = encoder.model.trainableParameters()
+        encoder.trunkCache = nil
+        if config.cacheFrozenBlocks {
+            let frozen = encoder.frozenBottomLayers()
+            if frozen > 0 && frozen < encoder.model.config.layers {
+                encoder.trunkCache = FrozenTrunkCache(layers: frozen, capacityBytes: max(0, config.frozenCacheMegabytes) << 20)
+            }
+        }
         optimizer = AdamW(groups: [ParamGroup(params: trainable.map(\.1), weightDecay: config.weightDecay)],
                           learningRate: config.learningRate, weightDecay: config.weightDecay)
         schedule = .warmupLinear(base: config.learningRate, warmup: config.warmupSteps, total: config.steps)
@@ -169,12 +208,11 @@ public final class TextTrainer {
     func resumeIfPossible() throws {
         let current = config
         let s = try TrainerFiles.resume(model: encoder.model, optimizer: optimizer, from: checkpointDir) { data in
-            // Gradient checkpointing changes memory and time, not the result: either setting (or a
-            // checkpoint from before the setting existed) resumes.
-            let older = Data("{\"gradientCheckpointing\":true,".utf8) + data.dropFirst()
-            guard var saved = (try? JSONDecoder().decode(TextTrainingConfig.self, from: data))
-                    ?? (try? JSONDecoder().decode(TextTrainingConfig.self, from: older)) else { return false }
+            // Gradient checkpointing changes memory and time, not the result, and so does the
+            // frozen-block cache's size: either setting resumes.
+            guard var saved = try? JSONDecoder().decode(TextTrainingConfig.self, from: data) else { return false }
             saved.gradientCheckpointing = current.gradientCheckpointing
+            saved.frozenCacheMegabytes = current.frozenCacheMegabytes
             return saved == current
         }
         if let s { step = s }

@@ -26,7 +26,10 @@ struct FinetuneText: ParsableCommand {
         --mntp-steps steps; output in mntp/ with its own checkpoint and metrics.jsonl), and its
         adapter is merged into the weights before the contrastive adapter is added.
         Gradient checkpointing (on by default) re-runs each decoder layer during backward instead
-        of keeping its activations: same gradients, much less memory, some extra time.
+        of keeping its activations: same gradients, much less memory, some extra time. With
+        --lora-top-layers N the blocks below the adapters are frozen: each distinct caption runs
+        through them once and their output is kept (--frozen-cache-mb bounds it), so later epochs
+        and held-out evaluations cost only the N adapted blocks.
         """)
 
     @Option(help: "Decoder LLM: GGUF file or Hugging Face folder.") var model: String
@@ -55,6 +58,9 @@ struct FinetuneText: ParsableCommand {
     @Option(help: "MNTP learning rate.") var mntpLr: Float = 5e-5
     @Flag(inversion: .prefixedNo, help: "Re-run each decoder layer during backward instead of keeping its activations (less memory, same gradients).")
     var gradientCheckpointing = true
+    @Flag(inversion: .prefixedNo, help: "Run the frozen blocks below the LoRA adapters (see --lora-top-layers) once per distinct caption and keep their states: later epochs and evaluations run only the adapted blocks.")
+    var cacheFrozenBlocks = true
+    @Option(help: "Most memory for the kept frozen-block states, in MiB.") var frozenCacheMb = 4096
 
     func validate() throws {
         if mntp == nil { return }
@@ -85,6 +91,7 @@ struct FinetuneText: ParsableCommand {
                               layers: loraTopLayers == 0 ? nil : Array((depth - loraTopLayers)..<depth))
         cfg.maxLength = maxLength; cfg.microBatch = microBatch; cfg.keepGraphs = keepGraphs; cfg.evalEvery = evalEvery; cfg.checkpointEvery = checkpointEvery; cfg.seed = seed
         cfg.gradientCheckpointing = gradientCheckpointing
+        cfg.cacheFrozenBlocks = cacheFrozenBlocks; cfg.frozenCacheMegabytes = frozenCacheMb
         let start = Date()
         if let docs = mntpDocuments { try runMNTP(llm: llm, tokenizer: tok, documents: docs) }
         let encoder = LLM2VecEncoder(model: llm, tokenizer: tok)
@@ -102,6 +109,11 @@ struct FinetuneText: ParsableCommand {
                 bar.detail = String(format: "loss %.4f, %.1f s/step", loss, r.stepSeconds ?? 0)
                 bar.update(r.step)
             }
+        }
+        if let cache = encoder.trunkCache {
+            FileHandle.standardError.write(Data(String(format: "\nfinetune-text: blocks 0..<%d ran once per caption: %d kept (%.0f MiB), %d reuses\n",
+                                                       cache.layers, cache.count, Double(cache.bytes) / 1_048_576, cache.hits).utf8))
+            encoder.trunkCache = nil
         }
         // Final artefacts: the adapter (PEFT layout) and the merged model folder for cache-text.
         try exportMergedModel(llm, lora: cfg.lora, base: model, out: out)

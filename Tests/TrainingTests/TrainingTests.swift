@@ -11,9 +11,9 @@ import Training
 private let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
 
 /// A tiny random Llama sized to the committed Llama-3-style test tokenizer.
-private func tinyEncoder(seed: UInt64 = 1) throws -> LLM2VecEncoder {
+private func tinyEncoder(seed: UInt64 = 1, layers: Int = 2) throws -> LLM2VecEncoder {
     let tok = try Tokenizers.load(tokenizerJSON: root.appendingPathComponent("Tests/Goldens/tokenizers/llama3-style/tokenizer.json").path)
-    var c = LlamaConfig(vocabSize: tok.vocabularySize, hiddenSize: 32, intermediateSize: 64, layers: 2, heads: 4, kvHeads: 2)
+    var c = LlamaConfig(vocabSize: tok.vocabularySize, hiddenSize: 32, intermediateSize: 64, layers: layers, heads: 4, kvHeads: 2)
     c.tieWordEmbeddings = true
     var rng = RNG(seed: seed)
     let m = LlamaForCausalLM(c, rng: &rng)
@@ -220,4 +220,100 @@ private let pairs = CaptionPairDataset(pairs: (0..<12).map { i in
         #expect(scale > 0)
         #expect(worst <= 1e-5 * max(1, scale), "max gradient difference \(worst) (max |g| \(scale))")
     }
+}
+
+/// The frozen bottom blocks' states kept per sequence give the embeddings and LoRA gradients of
+/// running every block, and are reused across calls.
+@Test func frozenTrunkCacheGivesTheSameEmbeddingsAndGradients() throws {
+    func run(cached: Bool) throws -> (embeddings: [Float], grads: [[Float]], encoder: LLM2VecEncoder) {
+        let enc = try tinyEncoder(seed: 4, layers: 3)
+        try LoRA.apply(LoRAConfig(rank: 4, alpha: 8, dropout: 0.1, layers: [2]), to: enc.model, seed: 5)
+        var rng = RNG(seed: 6)
+        for (_, p) in enc.model.trainableParameters() { p.assign(Tensor.randn(p.shape, rng: &rng) * 0.2) }
+        #expect(enc.frozenBottomLayers() == 2)
+        if cached { enc.trunkCache = FrozenTrunkCache(layers: enc.frozenBottomLayers()) }
+        enc.model.train()
+        var trng = RNG(seed: 8)
+        let t = CaptionContrastive.triples(Array(pairs.pairs.prefix(6)), rng: &trng)
+        let q = t.map { enc.prepare($0.query, instruction: $0.instruction) }
+        let p = t.map { enc.prepare($0.positive) }, n = t.map { enc.prepare($0.negative) }
+        enc.model.zeroGrad()
+        CaptionContrastive.accumulateGradients(encoder: enc, queries: q, positives: p, negatives: n, microBatch: 4, dropoutSeed: 99)
+        enc.model.eval()
+        let e = try enc.embed(pairs.pairs.map(\.long))
+        return (e.toArray(), enc.model.trainableParameters().map { $0.1.grad?.toArray() ?? [] }, enc)
+    }
+    let full = try run(cached: false), cached = try run(cached: true)
+    let de = zip(full.embeddings, cached.embeddings).map { abs($0 - $1) }.max() ?? 1
+    #expect(de <= 1e-5, "embeddings differ by \(de)")
+    var worst: Float = 0, scale: Float = 0
+    for (a, b) in zip(full.grads, cached.grads) {
+        for (x, y) in zip(a, b) { worst = max(worst, abs(x - y)); scale = max(scale, abs(x)) }
+    }
+    #expect(scale > 0 && worst <= 1e-5 * max(1, scale), "max gradient difference \(worst) (max |g| \(scale))")
+    let cache = try #require(cached.encoder.trunkCache)
+    #expect(cache.layers == 2 && cache.count > 0 && cache.hits > 0 && cache.bytes > 0)
+    // A cache that cannot hold anything still gives the same numbers.
+    let enc = cached.encoder
+    enc.trunkCache = FrozenTrunkCache(layers: 2, capacityBytes: 0)
+    let again = try enc.embed(pairs.pairs.map(\.long)).toArray()
+    #expect(again == cached.embeddings)
+    #expect(enc.trunkCache?.count == 0 && enc.trunkCache?.misses == pairs.count)
+}
+
+@Test func frozenBottomLayersStopAtTheFirstAdapter() throws {
+    let all = try tinyEncoder(layers: 3)
+    try LoRA.apply(LoRAConfig(rank: 2, alpha: 4, dropout: 0), to: all.model, seed: 1)
+    #expect(all.frozenBottomLayers() == 0)
+    let top = try tinyEncoder(layers: 3)
+    try LoRA.apply(LoRAConfig(rank: 2, alpha: 4, dropout: 0, layers: [1, 2]), to: top.model, seed: 1)
+    #expect(top.frozenBottomLayers() == 1)
+}
+
+/// With LoRA on the top block only, the trainer keeps the frozen blocks' states; it trains to the
+/// weights of a run without the cache, and a resumed run equals an uninterrupted one bit for bit.
+@Test func frozenBlockCacheTrainsTheSameAndResumesExactly() throws {
+    let base = FileManager.default.temporaryDirectory.appendingPathComponent("trainer-trunk-\(getpid())").path
+    try? FileManager.default.removeItem(atPath: base)
+    func config(cache: Bool) -> TextTrainingConfig {
+        var c = TextTrainingConfig()
+        c.steps = 6; c.batchSize = 4; c.warmupSteps = 2; c.evalEvery = 3; c.checkpointEvery = 3; c.seed = 7
+        c.lora = LoRAConfig(rank: 4, alpha: 8, dropout: 0.05, layers: [2])
+        c.cacheFrozenBlocks = cache
+        return c
+    }
+    let plain = try TextTrainer(encoder: try tinyEncoder(layers: 3), pairs: pairs, heldOut: pairs, config: config(cache: false), directory: base + "/plain")
+    #expect(plain.encoder.trunkCache == nil)
+    try plain.run()
+    let straight = try TextTrainer(encoder: try tinyEncoder(layers: 3), pairs: pairs, heldOut: pairs, config: config(cache: true), directory: base + "/a")
+    #expect(straight.encoder.trunkCache?.layers == 2)
+    try straight.run()
+    for ((k, x), (_, y)) in zip(plain.encoder.model.trainableParameters(), straight.encoder.model.trainableParameters()) {
+        let d = zip(x.toArray(), y.toArray()).map { abs($0 - $1) }.max() ?? 1
+        #expect(d <= 1e-5, "\(k): \(d)")
+    }
+    let first = try TextTrainer(encoder: try tinyEncoder(layers: 3), pairs: pairs, heldOut: pairs, config: config(cache: true), directory: base + "/b")
+    for _ in 0..<3 { _ = first.trainStep() }
+    try first.saveCheckpoint()
+    let resumed = try TextTrainer(encoder: try tinyEncoder(layers: 3), pairs: pairs, heldOut: pairs, config: config(cache: true), directory: base + "/b")
+    #expect(resumed.step == 3)
+    try resumed.run()
+    for ((k, x), (_, y)) in zip(straight.encoder.model.trainableParameters(), resumed.encoder.model.trainableParameters()) {
+        #expect(x.toArray() == y.toArray(), "\(k)")
+    }
+    // A checkpoint written without the cache does not resume with it (numbers would differ in rounding).
+    #expect(throws: (any Error).self) {
+        try TextTrainer(encoder: try tinyEncoder(layers: 3), pairs: pairs, heldOut: pairs, config: config(cache: true), directory: base + "/plain")
+    }
+}
+
+/// A configuration saved before the newer settings existed reads with the values that run had.
+@Test func olderTrainingConfigDecodesWithTheSettingsItRanWith() throws {
+    let old = #"{"steps":80,"batchSize":16,"learningRate":0.0003,"warmupSteps":8,"weightDecay":0,"maxGradNorm":1,"#
+        + #""lora":{"rank":16,"alpha":32,"dropout":0.05,"targetModules":["q_proj"]},"seed":0,"evalEvery":50,"checkpointEvery":25,"#
+        + #""maxLength":512,"microBatch":8,"keepGraphs":true}"#
+    let c = try JSONDecoder().decode(TextTrainingConfig.self, from: Data(old.utf8))
+    #expect(c.steps == 80 && c.learningRate == 3e-4 && c.keepGraphs && c.gradientCheckpointing && !c.cacheFrozenBlocks)
+    let now = try JSONDecoder().decode(TextTrainingConfig.self, from: JSONEncoder().encode(TextTrainingConfig()))
+    #expect(now == TextTrainingConfig())
 }
