@@ -10,10 +10,11 @@ import TensorKit
 /// ``LLM2VecEncoder`` and ``LLM2VecEncoder/embedWithGradient(prepared:)`` (and so every `embed`)
 /// runs blocks `0..<layers` through it and only the blocks above with a graph.
 ///
-/// Each sequence's states are computed alone (batch of one, no padding), so a state does not
-/// depend on which other sequences it was first met with: a resumed training run reads the
-/// same numbers an uninterrupted one did. The cache holds at most `capacityBytes` of states;
-/// past that, new sequences are computed on every use and not kept.
+/// ``fill(_:in:pad:tokensPerBatch:maxBatch:progress:)`` computes the states of a known set of
+/// sequences up front in padded batches; a sequence met later is computed alone (batch of one,
+/// no padding), so its state does not depend on which other sequences it came with. Either way
+/// a resumed training run reads the same numbers an uninterrupted one did. The cache holds at
+/// most `capacityBytes` of states; past that, new sequences are computed on every use and not kept.
 ///
 /// The cache is valid only while blocks `0..<layers` and the token embeddings stay as they were:
 /// drop it (`encoder.trunkCache = nil`) before changing them.
@@ -59,6 +60,42 @@ public final class FrozenTrunkCache {
             bytes += size
         }
         return s
+    }
+
+    /// Computes and keeps the states of every sequence not kept yet, in padded batches of
+    /// similar lengths (about twice as fast as one at a time on a CPU). The batches depend only
+    /// on the set of sequences, so the same set always gives the same numbers. Stops keeping
+    /// when the capacity is reached. `progress` sees (done, total) distinct new sequences.
+    public func fill(_ sequences: [[Int]], in model: LlamaForCausalLM, pad: Int, tokensPerBatch: Int = 4096, maxBatch: Int = 32,
+                     progress: ((Int, Int) -> Void)? = nil) {
+        var seen = Set<[Int]>()
+        let todo = sequences.filter { !$0.isEmpty && states[$0] == nil && seen.insert($0).inserted }
+            .sorted { $0.count != $1.count ? $0.count > $1.count : $0.lexicographicallyPrecedes($1) }
+        let d = model.config.hiddenSize
+        var start = 0
+        while start < todo.count {
+            let T = todo[start].count
+            var end = start + 1
+            while end < todo.count, end - start < maxBatch, (end - start + 1) * T <= tokensPerBatch { end += 1 }
+            let rows = Array(todo[start..<end])
+            let size = rows.reduce(0) { $0 + $1.count } * d * MemoryLayout<Float>.size
+            guard bytes + size <= capacityBytes else { break }
+            let ids = rows.map { Array(repeating: pad, count: T - $0.count) + $0 }
+            let mask = rows.map { Array(repeating: 0, count: T - $0.count) + Array(repeating: 1, count: $0.count) }
+            let h = withNoGrad {
+                model.hiddenStates(ids: ids, attentionMask: mask, direction: .bidirectional, layers: 0..<layers).contiguous()
+            }
+            withExtendedLifetime(h) {
+                for (r, seq) in rows.enumerated() {
+                    let s = Tensor.zeros([seq.count, d])
+                    s.fptr.update(from: h.fptr + (r * T + T - seq.count) * d, count: seq.count * d)
+                    states[seq] = s
+                }
+            }
+            bytes += size
+            start = end
+            progress?(start, todo.count)
+        }
     }
 
     /// Left-padded states [N, T, hidden] of sequences padded to `T` tokens (zeros at the padding,

@@ -28,10 +28,21 @@ public enum CaptionContrastive {
         public var negative: String
     }
 
+    /// Where the coin that picks a query's direction is flipped.
+    public enum Direction: String, Codable, Sendable, CaseIterable {
+        /// Each pair flips its own coin (the reference): a batch mixes short and long queries, so a
+        /// query's candidates are of both lengths.
+        case perPair = "per-pair"
+        /// One coin per batch: every query in a batch has the same length class and all its
+        /// candidates the other one, so the loss compares content, not caption length.
+        case perBatch = "per-batch"
+    }
+
     /// Builds the batch's triples (seeded: the same rng state gives the same directions and negatives).
-    public static func triples(_ pairs: [CaptionPair], rng: inout RNG) -> [Triple] {
-        pairs.indices.map { i in
-            let shortQuery = rng.nextFloat() < 0.5
+    public static func triples(_ pairs: [CaptionPair], rng: inout RNG, direction: Direction = .perPair) -> [Triple] {
+        let batchCoin = direction == .perBatch ? rng.nextFloat() < 0.5 : false
+        return pairs.indices.map { i in
+            let shortQuery = direction == .perBatch ? batchCoin : rng.nextFloat() < 0.5
             var j = pairs.count > 1 ? rng.nextInt(pairs.count - 1) : 0
             if pairs.count > 1 && j >= i { j += 1 }
             let p = pairs[i], other = pairs[j]
@@ -66,13 +77,24 @@ extension CaptionContrastive {
     /// kept, and one backward pass follows the loss: no second forward pass (a third less compute
     /// on a CPU) for the activation memory of the whole batch (without its padding). Gradients
     /// equal the two-pass ones.
+    ///
+    /// A sequence listed more than once (a negative that is another row's positive) is embedded
+    /// once per step, so it also shares one dropout mask.
     @discardableResult
     public static func accumulateGradients(encoder: LLM2VecEncoder, queries: [(ids: [Int], pooled: Int)],
                                            positives: [(ids: [Int], pooled: Int)], negatives: [(ids: [Int], pooled: Int)],
                                            microBatch: Int, dropoutSeed: UInt64, keepGraphs: Bool = false) -> Float {
-        let all = queries + positives + negatives, B = queries.count
-        func lossOf(_ e: Tensor) -> Tensor {
-            loss(queries: e.slice(axis: 0, 0, B), positives: e.slice(axis: 0, B, 2 * B), negatives: e.slice(axis: 0, 2 * B, 3 * B))
+        // A caption that appears twice in a step (a negative is another row's caption) runs once;
+        // its embedding is shared by every place it appears and so are their gradients.
+        let listed = queries + positives + negatives, B = queries.count
+        var all: [(ids: [Int], pooled: Int)] = [], slot: [[Int]: Int] = [:], place: [Int] = []
+        for s in listed {
+            if let k = slot[s.ids] { place.append(k) } else { slot[s.ids] = all.count; place.append(all.count); all.append(s) }
+        }
+        let shared = all.count < listed.count
+        func lossOf(_ unique: Tensor) -> Tensor {
+            let e = shared ? indexSelect(unique, axis: 0, indices: place) : unique
+            return loss(queries: e.slice(axis: 0, 0, B), positives: e.slice(axis: 0, B, 2 * B), negatives: e.slice(axis: 0, 2 * B, 3 * B))
         }
         let chunk = microBatch > 0 ? microBatch : all.count
         if chunk >= all.count {

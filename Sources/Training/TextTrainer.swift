@@ -43,13 +43,15 @@ public struct TextTrainingConfig: Codable, Equatable, Sendable {
     /// Most memory the frozen-block states may take, in MiB (past it, new sequences are computed
     /// on every use).
     public var frozenCacheMegabytes = 4096
+    /// Whether each pair (the reference) or each batch flips the query-direction coin.
+    public var direction = CaptionContrastive.Direction.perPair
     public init() {}
 }
 
 extension TextTrainingConfig {
     enum CodingKeys: String, CodingKey {
         case steps, batchSize, learningRate, warmupSteps, weightDecay, maxGradNorm, lora, seed, evalEvery, checkpointEvery,
-             maxLength, microBatch, gradientCheckpointing, keepGraphs, cacheFrozenBlocks, frozenCacheMegabytes
+             maxLength, microBatch, gradientCheckpointing, keepGraphs, cacheFrozenBlocks, frozenCacheMegabytes, direction
     }
 
     /// Reads a saved configuration; settings added after a checkpoint was written take the value
@@ -67,6 +69,7 @@ extension TextTrainingConfig {
         try read(.gradientCheckpointing, &d.gradientCheckpointing); try read(.keepGraphs, &d.keepGraphs)
         d.cacheFrozenBlocks = false
         try read(.cacheFrozenBlocks, &d.cacheFrozenBlocks); try read(.frozenCacheMegabytes, &d.frozenCacheMegabytes)
+        try read(.direction, &d.direction)
         self = d
     }
 }
@@ -142,15 +145,42 @@ public final class TextTrainer {
 
     static func mix(_ a: UInt64, _ b: Int) -> UInt64 { (a &+ 0x9E37_79B9_7F4A_7C15) &* 0xBF58_476D_1CE4_E5B9 ^ UInt64(b) &* 0x94D0_49BB_1331_11EB }
 
+    typealias Prepared = [(ids: [Int], pooled: Int)]
+
+    /// The wrapped queries, positives and negatives of step `s`.
+    func sequences(at s: Int) -> (queries: Prepared, positives: Prepared, negatives: Prepared) {
+        var rng = RNG(seed: TextTrainer.mix(config.seed, s))
+        let triples = CaptionContrastive.triples(batch(at: s), rng: &rng, direction: config.direction)
+        encoder.instructionSeparator = "; "
+        defer { encoder.instructionSeparator = " " }
+        return (triples.map { encoder.prepare($0.query, instruction: $0.instruction) },
+                triples.map { encoder.prepare($0.positive) }, triples.map { encoder.prepare($0.negative) })
+    }
+
+    /// Runs the frozen bottom blocks once over every sequence the run will use (all steps' and the
+    /// held-out captions) in padded batches, when the encoder has a ``Models/FrozenTrunkCache``.
+    /// The set does not depend on where a run resumes, so neither do the numbers. The first step
+    /// or evaluation calls it; call it before them to see progress. `progress` sees (done, total) distinct sequences.
+    public func fillFrozenBlockCache(progress: ((Int, Int) -> Void)? = nil) {
+        guard let cache = encoder.trunkCache, !frozenCacheFilled else { return }
+        frozenCacheFilled = true
+        var all: [[Int]] = []
+        for s in 0..<config.steps {
+            let (q, p, n) = sequences(at: s)
+            all += q.map(\.ids) + p.map(\.ids) + n.map(\.ids)
+        }
+        if let h = heldOut { all += (h.pairs.map(\.short) + h.pairs.map(\.long)).map { encoder.prepare($0).ids } }
+        cache.fill(all, in: encoder.model, pad: encoder.tokenizer.padTokenId ?? 0, tokensPerBatch: encoder.tokensPerBatch,
+                   maxBatch: encoder.maxBatch, progress: progress)
+    }
+    private var frozenCacheFilled = false
+
     /// One optimisation step; returns (loss, grad norm).
     public func trainStep() -> (loss: Float, gradNorm: Float) {
-        var rng = RNG(seed: TextTrainer.mix(config.seed, step))
+        fillFrozenBlockCache()
         LoRA.seedDropout(of: encoder.model, TextTrainer.mix(config.seed &+ 1, step))
-        let triples = CaptionContrastive.triples(batch(at: step), rng: &rng)
-        encoder.instructionSeparator = "; "
+        let (q, p, n) = sequences(at: step)
         encoder.model.train()
-        let q = triples.map { encoder.prepare($0.query, instruction: $0.instruction) }
-        let p = triples.map { encoder.prepare($0.positive) }, n = triples.map { encoder.prepare($0.negative) }
         optimizer.zeroGrad()
         let loss = CaptionContrastive.accumulateGradients(encoder: encoder, queries: q, positives: p, negatives: n,
                                                           microBatch: config.microBatch, dropoutSeed: TextTrainer.mix(config.seed &+ 1, step),
@@ -166,6 +196,7 @@ public final class TextTrainer {
     /// Caption-retrieval accuracy of the current model on the held-out pairs.
     public func evaluate() throws -> CaptionRetrievalAccuracy? {
         guard let h = heldOut, h.count >= 2 else { return nil }
+        fillFrozenBlockCache()
         encoder.model.eval()
         encoder.instructionSeparator = " "
         let shorts = try encoder.embed(h.pairs.map(\.short)), longs = try encoder.embed(h.pairs.map(\.long))

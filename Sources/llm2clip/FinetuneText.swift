@@ -8,6 +8,8 @@ import TensorKit
 import Tokenizers
 import Training
 
+extension CaptionContrastive.Direction: ExpressibleByArgument {}
+
 struct FinetuneText: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "finetune-text",
@@ -61,6 +63,8 @@ struct FinetuneText: ParsableCommand {
     @Flag(inversion: .prefixedNo, help: "Run the frozen blocks below the LoRA adapters (see --lora-top-layers) once per distinct caption and keep their states: later epochs and evaluations run only the adapted blocks.")
     var cacheFrozenBlocks = true
     @Option(help: "Most memory for the kept frozen-block states, in MiB.") var frozenCacheMb = 4096
+    @Option(help: "Query-direction coin: per-pair (the reference) or per-batch (all queries of a step short, or all long).")
+    var direction = CaptionContrastive.Direction.perPair
 
     func validate() throws {
         if mntp == nil { return }
@@ -91,7 +95,7 @@ struct FinetuneText: ParsableCommand {
                               layers: loraTopLayers == 0 ? nil : Array((depth - loraTopLayers)..<depth))
         cfg.maxLength = maxLength; cfg.microBatch = microBatch; cfg.keepGraphs = keepGraphs; cfg.evalEvery = evalEvery; cfg.checkpointEvery = checkpointEvery; cfg.seed = seed
         cfg.gradientCheckpointing = gradientCheckpointing
-        cfg.cacheFrozenBlocks = cacheFrozenBlocks; cfg.frozenCacheMegabytes = frozenCacheMb
+        cfg.cacheFrozenBlocks = cacheFrozenBlocks; cfg.frozenCacheMegabytes = frozenCacheMb; cfg.direction = direction
         let start = Date()
         if let docs = mntpDocuments { try runMNTP(llm: llm, tokenizer: tok, documents: docs) }
         let encoder = LLM2VecEncoder(model: llm, tokenizer: tok)
