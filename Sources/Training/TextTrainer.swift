@@ -139,9 +139,15 @@ public final class TextTrainer {
     func batch(at s: Int) -> [CaptionPair] {
         let perEpoch = max(1, pairs.count / config.batchSize)
         let epoch = s / perEpoch, index = s % perEpoch
-        let batches = pairs.batches(size: config.batchSize, shuffle: true, seed: config.seed, epoch: epoch, dropLast: pairs.count >= config.batchSize)
+        if epochBatches?.epoch != epoch {
+            epochBatches = (epoch, pairs.batches(size: config.batchSize, shuffle: true, seed: config.seed, epoch: epoch,
+                                                 dropLast: pairs.count >= config.batchSize))
+        }
+        let batches = epochBatches!.batches
         return batches[index % batches.count]
     }
+    /// The shuffled batches of the last epoch asked for (one shuffle per epoch, not per step).
+    private var epochBatches: (epoch: Int, batches: [[CaptionPair]])?
 
     static func mix(_ a: UInt64, _ b: Int) -> UInt64 { (a &+ 0x9E37_79B9_7F4A_7C15) &* 0xBF58_476D_1CE4_E5B9 ^ UInt64(b) &* 0x94D0_49BB_1331_11EB }
 

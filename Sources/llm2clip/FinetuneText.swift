@@ -32,6 +32,12 @@ struct FinetuneText: ParsableCommand {
         --lora-top-layers N the blocks below the adapters are frozen: each distinct caption runs
         through them once and their output is kept (--frozen-cache-mb bounds it), so later epochs
         and held-out evaluations cost only the N adapted blocks.
+
+        --direction per-batch (not the reference's choice) flips the short/long query coin once
+        per step instead of once per pair: every candidate then has the other length class, and
+        the loss has to compare content. On small CPU budgets the per-pair coin's first and
+        easiest move is to make long and short captions look alike, and the loss stalls at its
+        chance level; see the README's stage-1 section for the measured runs.
         """)
 
     @Option(help: "Decoder LLM: GGUF file or Hugging Face folder.") var model: String
@@ -104,6 +110,12 @@ struct FinetuneText: ParsableCommand {
             throw CommandFailure("\(error)")
         }
         FileHandle.standardError.write(Data("finetune-text: \(all.count) training pairs, \(held.count) held out; step \(trainer.step)/\(steps)\n".utf8))
+        if let cache = encoder.trunkCache {
+            let fill = ProgressBar(total: 1, label: "frozen blocks 0..<\(cache.layers)", unit: "captions")
+            trainer.fillFrozenBlockCache { done, total in fill.total = total; fill.update(done) }
+            FileHandle.standardError.write(Data(String(format: "\nfinetune-text: frozen-block states of %d captions kept (%.0f MiB)\n",
+                                                       cache.count, Double(cache.bytes) / 1_048_576).utf8))
+        }
         let bar = ProgressBar(total: steps, label: "finetune-text", unit: "steps")
         try trainer.run { r in
             if let s = r.craShortToLong, let l = r.craLongToShort {

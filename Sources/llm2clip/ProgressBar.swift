@@ -3,7 +3,7 @@ import Foundation
 /// A progress bar on standard error: count, rate and ETA, redrawn at most ten times a second.
 /// When standard error is not a terminal it prints a line every 10% instead.
 final class ProgressBar {
-    let total: Int
+    var total: Int
     let label: String
     let unit: String
     private let start = Date()
