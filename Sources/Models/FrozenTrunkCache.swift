@@ -72,18 +72,14 @@ public final class FrozenTrunkCache {
         let todo = sequences.filter { !$0.isEmpty && states[$0] == nil && seen.insert($0).inserted }
             .sorted { $0.count != $1.count ? $0.count > $1.count : $0.lexicographicallyPrecedes($1) }
         let d = model.config.hiddenSize
-        var start = 0
-        while start < todo.count {
-            let T = todo[start].count
-            var end = start + 1
-            while end < todo.count, end - start < maxBatch, (end - start + 1) * T <= tokensPerBatch { end += 1 }
-            let rows = Array(todo[start..<end])
+        for range in LLM2VecEncoder.batchRanges(lengths: todo.map(\.count), tokensPerBatch: tokensPerBatch, maxBatch: maxBatch) {
+            let rows = Array(todo[range])
             let size = rows.reduce(0) { $0 + $1.count } * d * MemoryLayout<Float>.size
             guard bytes + size <= capacityBytes else { break }
-            let ids = rows.map { Array(repeating: pad, count: T - $0.count) + $0 }
-            let mask = rows.map { Array(repeating: 0, count: T - $0.count) + Array(repeating: 1, count: $0.count) }
+            let batch = LLM2VecEncoder.padded(rows.map { ($0, 1) }, pad: pad)
+            let T = rows[0].count
             let h = withNoGrad {
-                model.hiddenStates(ids: ids, attentionMask: mask, direction: .bidirectional, layers: 0..<layers).contiguous()
+                model.hiddenStates(ids: batch.ids, attentionMask: batch.mask, direction: .bidirectional, layers: 0..<layers).contiguous()
             }
             withExtendedLifetime(h) {
                 for (r, seq) in rows.enumerated() {
@@ -93,8 +89,7 @@ public final class FrozenTrunkCache {
                 }
             }
             bytes += size
-            start = end
-            progress?(start, todo.count)
+            progress?(range.upperBound, todo.count)
         }
     }
 

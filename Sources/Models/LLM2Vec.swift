@@ -98,19 +98,14 @@ public final class LLM2VecEncoder {
         let out = Tensor.zeros([n, d])
         let order = prepared.indices.sorted { prepared[$0].ids.count > prepared[$1].ids.count }
         var done = 0
-        var start = 0
-        while start < order.count {
-            let longest = prepared[order[start]].ids.count
-            var end = start + 1
-            while end < order.count, end - start < maxBatch, (end - start + 1) * longest <= tokensPerBatch { end += 1 }
-            let members = Array(order[start..<end])
+        for range in batchRanges(lengths: order.map { prepared[$0].ids.count }) {
+            let members = Array(order[range])
             let pooled = withNoGrad { embedWithGradient(prepared: members.map { prepared[$0] }) }
             withExtendedLifetime(pooled) {
                 for (r, i) in members.enumerated() { (out.fptr + i * d).update(from: pooled.fptr + r * d, count: d) }
             }
             done += members.count
             progress?(done, n)
-            start = end
         }
         return out
     }
@@ -167,12 +162,9 @@ public final class LLM2VecEncoder {
         let n = prepared.count, d = dimension
         let outA = Tensor.zeros([n, d]), outB = Tensor.zeros([n, d])
         let order = prepared.indices.sorted { prepared[$0].ids.count > prepared[$1].ids.count }
-        var done = 0, start = 0
-        while start < order.count {
-            let longest = prepared[order[start]].ids.count
-            var end = start + 1
-            while end < order.count, end - start < maxBatch, (end - start + 1) * longest <= tokensPerBatch { end += 1 }
-            let members = Array(order[start..<end])
+        var done = 0
+        for range in batchRanges(lengths: order.map { prepared[$0].ids.count }) {
+            let members = Array(order[range])
             let batch = Self.padded(members.map { prepared[$0] }, pad: tokenizer.padTokenId ?? 0)
             withNoGrad {
                 let trunk: Tensor? = sharedLayers == 0 ? nil
@@ -189,9 +181,27 @@ public final class LLM2VecEncoder {
             }
             done += members.count
             progress?(done, n)
-            start = end
         }
         return (outA, outB)
+    }
+
+    /// Consecutive batches of sequences whose `lengths` are sorted longest first: each batch holds
+    /// at most ``maxBatch`` sequences and, padded to its first (longest) one, at most
+    /// ``tokensPerBatch`` tokens (a sequence longer than that goes alone).
+    func batchRanges(lengths: [Int]) -> [Range<Int>] {
+        Self.batchRanges(lengths: lengths, tokensPerBatch: tokensPerBatch, maxBatch: maxBatch)
+    }
+
+    static func batchRanges(lengths: [Int], tokensPerBatch: Int, maxBatch: Int) -> [Range<Int>] {
+        var ranges: [Range<Int>] = [], start = 0
+        while start < lengths.count {
+            let longest = lengths[start]
+            var end = start + 1
+            while end < lengths.count, end - start < maxBatch, (end - start + 1) * longest <= tokensPerBatch { end += 1 }
+            ranges.append(start..<end)
+            start = end
+        }
+        return ranges
     }
 
     /// Left-padded ids, their key mask and the mean-pooling matrix [N, 1, T] of prepared sequences.

@@ -9,10 +9,10 @@ struct CacheText: ParsableCommand {
         commandName: "cache-text",
         abstract: "Stage 1.5: embed every caption of a data set once with a frozen text encoder and store the vectors.",
         discussion: """
-        --data is a manifest (.jsonl/.csv), a caption-pair file, web-dataset tar shards, or a folder
-        with one of them (e.g. the output of `llm2clip scenes`). The store (--out) holds sharded
-        safetensors files and store.json naming the encoder (file hash, pooling, template, max
-        length). An interrupted run resumes where it stopped; a store made by another encoder or
+        --data is a manifest (.jsonl/.csv), a caption-pair file, web-dataset tar shards, or a folder \
+        with one of them (e.g. the output of `llm2clip scenes`). The store (--out) holds sharded \
+        safetensors files and store.json naming the encoder (file hash, pooling, template, max \
+        length). An interrupted run resumes where it stopped; a store made by another encoder or \
         recipe is refused. Feature keys: <sample>#s<i> (short captions), <sample>#long.
         """)
 

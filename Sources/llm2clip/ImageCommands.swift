@@ -87,9 +87,9 @@ struct EmbedImage: ParsableCommand {
         commandName: "embed-image",
         abstract: "Embed images with a CLIP or LLM2CLIP image tower (unit-length vectors).",
         discussion: """
-        --model takes a Hugging Face CLIP folder (config.json, model.safetensors,
-        preprocessor_config.json) or an LLM2CLIP safetensors file. Images are JPEG or PNG files or
-        folders of them. Vectors go to --output (safetensors: "embeddings" [N, dim], the paths in
+        --model takes a Hugging Face CLIP folder (config.json, model.safetensors, \
+        preprocessor_config.json) or an LLM2CLIP safetensors file. Images are JPEG or PNG files or \
+        folders of them. Vectors go to --output (safetensors: "embeddings" [N, dim], the paths in \
         the metadata) or to standard output (--json, or a short listing).
         """)
 

@@ -9,19 +9,19 @@ struct ScenesCommand: ParsableCommand {
         commandName: "scenes",
         abstract: "Generate the procedural scenes data set (images with short and dense captions).",
         discussion: """
-        Each image shows 1–6 shapes (10 shapes, 12 colours, 3 sizes, stripes/dots/checks/outlines)
-        on a 3×3 grid over a plain, gradient, striped or checkered background. Every image has five
-        short captions about its most salient objects and one dense caption describing everything
-        (usually longer than CLIP's 77 tokens). Sample i depends only on (--seed, --split, i), so
+        Each image shows 1–6 shapes (10 shapes, 12 colours, 3 sizes, stripes/dots/checks/outlines) \
+        on a 3×3 grid over a plain, gradient, striped or checkered background. Every image has five \
+        short captions about its most salient objects and one dense caption describing everything \
+        (usually longer than CLIP's 77 tokens). Sample i depends only on (--seed, --split, i), so \
         the output is the same on every machine and --start resumes or extends a data set.
 
-        Files in --out: images/<key>.jpg, manifest.jsonl, manifest.csv (short captions joined by
-        " || "), web-dataset shards shard-00000.tar … (<key>.jpg/.txt/.json), pairs.csv
+        Files in --out: images/<key>.jpg, manifest.jsonl, manifest.csv (short captions joined by \
+        " || "), web-dataset shards shard-00000.tar … (<key>.jpg/.txt/.json), pairs.csv \
         (short_caption,long_caption) and scenes.json (the parameters). --layouts picks a subset.
 
-        --held-out-wording writes the captions with synonyms and paraphrases never used in
-        training captions ("crimson" for red, "box" for square, "west of" for "to the left of"),
-        for an evaluation split. --stats prints caption lengths in CLIP BPE tokens (needs
+        --held-out-wording writes the captions with synonyms and paraphrases never used in \
+        training captions ("crimson" for red, "box" for square, "west of" for "to the left of"), \
+        for an evaluation split. --stats prints caption lengths in CLIP BPE tokens (needs \
         the CLIP vocabulary, see --vocab); --stats-only does that without writing files.
 
         Examples:

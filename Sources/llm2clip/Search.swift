@@ -126,8 +126,8 @@ struct Search: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Search a folder of images with text queries using a trained LLM2CLIP (or plain-CLIP) model.",
         discussion: """
-        The first run embeds every JPEG/PNG under --images and stores the index (default
-        <images>/.llm2clip-index.safetensors); later runs reuse it while the model and the files
+        The first run embeds every JPEG/PNG under --images and stores the index (default \
+        <images>/.llm2clip-index.safetensors); later runs reuse it while the model and the files \
         are unchanged. Each query prints the top --top images with cosine scores.
         """)
 

@@ -99,8 +99,8 @@ struct EmbedText: ParsableCommand {
         commandName: "embed-text",
         abstract: "Embed texts: LLM2Vec pooling for decoder LLMs, the model's own pooling for sentence encoders.",
         discussion: """
-        Texts come from the arguments or from --file (one per line). Vectors go to --output as a
-        safetensors file (tensor "embeddings" [N, dim], metadata naming the model and recipe), or
+        Texts come from the arguments or from --file (one per line). Vectors go to --output as a \
+        safetensors file (tensor "embeddings" [N, dim], metadata naming the model and recipe), or \
         to standard output (--json, or a plain listing).
         """)
 

@@ -81,13 +81,13 @@ struct TrainClip: ParsableCommand {
         commandName: "train-clip",
         abstract: "Stage 2: train an image tower and the text adapter against cached LLM caption features (or the plain-CLIP baseline).",
         discussion: """
-        --text-tower llm (default) trains LLM2CLIP: the image tower, the residual MLP adapter over
-        the frozen LLM's cached caption features (--features, written by cache-text) and the logit
-        scale. --text-tower clip trains the plain-CLIP baseline instead: the same image tower with a
-        77-token CLIP text transformer from scratch. Each sample uses its long caption with
-        probability --long-prob, else a short one. AdamW (no decay on biases, norms, position
-        embedding, class token, logit scale), layer-wise lr decay on the tower, warm-up + cosine,
-        clipping 5, logit scale clamped to [0, ln 100]. Output: checkpoint/ (run the same command
+        --text-tower llm (default) trains LLM2CLIP: the image tower, the residual MLP adapter over \
+        the frozen LLM's cached caption features (--features, written by cache-text) and the logit \
+        scale. --text-tower clip trains the plain-CLIP baseline instead: the same image tower with a \
+        77-token CLIP text transformer from scratch. Each sample uses its long caption with \
+        probability --long-prob, else a short one. AdamW (no decay on biases, norms, position \
+        embedding, class token, logit scale), layer-wise lr decay on the tower, warm-up + cosine, \
+        clipping 5, logit scale clamped to [0, ln 100]. Output: checkpoint/ (run the same command \
         again to resume), metrics.jsonl, model.safetensors.
         """)
 

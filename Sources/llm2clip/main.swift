@@ -8,8 +8,8 @@ struct LLM2CLIPCommand: ParsableCommand {
         abstract: "LLM2CLIP in Swift: a CLIP whose text side is a large language model.",
         discussion: """
         The whole recipe: `demo` runs it end to end on generated data. Stage by stage:
-        finetune-text (stage 1, caption-contrastive LoRA), cache-text (stage 1.5), train-clip
-        (stage 2), eval and search. GGUF and Hugging Face model folders, CLIP folders and
+        finetune-text (stage 1, caption-contrastive LoRA), cache-text (stage 1.5), train-clip \
+        (stage 2), eval and search. GGUF and Hugging Face model folders, CLIP folders and \
         LLM2CLIP checkpoints load everywhere a model is asked for (see README.md).
         """,
         version: LLM2CLIPVersion.string,
