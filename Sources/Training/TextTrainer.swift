@@ -45,13 +45,16 @@ public struct TextTrainingConfig: Codable, Equatable, Sendable {
     public var frozenCacheMegabytes = 4096
     /// Whether each pair (the reference) or each batch flips the query-direction coin.
     public var direction = CaptionContrastive.Direction.perPair
+    /// Random batches (the reference) or batches of similar pairs (``Datasets/SimilarPairBatcher``),
+    /// whose in-batch negatives are hard.
+    public var batching = CaptionBatching.random
     public init() {}
 }
 
 extension TextTrainingConfig {
     enum CodingKeys: String, CodingKey {
         case steps, batchSize, learningRate, warmupSteps, weightDecay, maxGradNorm, lora, seed, evalEvery, checkpointEvery,
-             maxLength, microBatch, gradientCheckpointing, keepGraphs, cacheFrozenBlocks, frozenCacheMegabytes, direction
+             maxLength, microBatch, gradientCheckpointing, keepGraphs, cacheFrozenBlocks, frozenCacheMegabytes, direction, batching
     }
 
     /// Reads a saved configuration; settings added after a checkpoint was written take the value
@@ -69,7 +72,7 @@ extension TextTrainingConfig {
         try read(.gradientCheckpointing, &d.gradientCheckpointing); try read(.keepGraphs, &d.keepGraphs)
         d.cacheFrozenBlocks = false
         try read(.cacheFrozenBlocks, &d.cacheFrozenBlocks); try read(.frozenCacheMegabytes, &d.frozenCacheMegabytes)
-        try read(.direction, &d.direction)
+        try read(.direction, &d.direction); try read(.batching, &d.batching)
         self = d
     }
 }
@@ -140,14 +143,22 @@ public final class TextTrainer {
         let perEpoch = max(1, pairs.count / config.batchSize)
         let epoch = s / perEpoch, index = s % perEpoch
         if epochBatches?.epoch != epoch {
-            epochBatches = (epoch, pairs.batches(size: config.batchSize, shuffle: true, seed: config.seed, epoch: epoch,
-                                                 dropLast: pairs.count >= config.batchSize))
+            let dropLast = pairs.count >= config.batchSize
+            switch config.batching {
+            case .random:
+                epochBatches = (epoch, pairs.batches(size: config.batchSize, shuffle: true, seed: config.seed, epoch: epoch, dropLast: dropLast))
+            case .similar:
+                if similarBatcher == nil { similarBatcher = SimilarPairBatcher(pairs) }
+                let indices = similarBatcher!.batches(size: config.batchSize, seed: config.seed, epoch: epoch, dropLast: dropLast)
+                epochBatches = (epoch, indices.map { $0.map { pairs[$0] } })
+            }
         }
         let batches = epochBatches!.batches
         return batches[index % batches.count]
     }
     /// The shuffled batches of the last epoch asked for (one shuffle per epoch, not per step).
     private var epochBatches: (epoch: Int, batches: [[CaptionPair]])?
+    private var similarBatcher: SimilarPairBatcher?
 
     static func mix(_ a: UInt64, _ b: Int) -> UInt64 { (a &+ 0x9E37_79B9_7F4A_7C15) &* 0xBF58_476D_1CE4_E5B9 ^ UInt64(b) &* 0x94D0_49BB_1331_11EB }
 

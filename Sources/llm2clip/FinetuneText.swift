@@ -9,35 +9,40 @@ import Tokenizers
 import Training
 
 extension CaptionContrastive.Direction: ExpressibleByArgument {}
+extension CaptionBatching: ExpressibleByArgument {}
 
 struct FinetuneText: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "finetune-text",
         abstract: "Stage 1: caption-contrastive LoRA fine-tuning of a decoder LLM (the LLM2Vec recipe LLM2CLIP uses).",
         discussion: """
-        Trains LoRA adapters (r 16, alpha 32, dropout 0.05 on q/k/v/o/gate/up/down) with the
-        supervised contrastive loss on (short, long) caption pairs: AdamW lr 2e-4, linear decay
-        after warm-up, weight decay 0 — the reference's settings, with the batch (512 → 16) and the
-        step count (10,000 → 200) scaled to one CPU. Caption-retrieval accuracy on held-out pairs is
-        measured before training and every --eval-every steps. Output: checkpoint/ (resumable: run
-        the same command again), metrics.jsonl, adapter/ (PEFT layout) and model/ (the merged model
+        Trains LoRA adapters (r 16, alpha 32, dropout 0.05 on q/k/v/o/gate/up/down) with the \
+        supervised contrastive loss on (short, long) caption pairs: AdamW lr 2e-4, linear decay \
+        after warm-up, weight decay 0 — the reference's settings, with the batch (512 → 16) and the \
+        step count (10,000 → 200) scaled to one CPU. Caption-retrieval accuracy on held-out pairs is \
+        measured before training and every --eval-every steps. Output: checkpoint/ (resumable: run \
+        the same command again), metrics.jsonl, adapter/ (PEFT layout) and model/ (the merged model \
         as a Hugging Face folder with tokenizer.json, ready for cache-text).
 
-        With --mntp TEXT, masked next-token prediction runs first (LLM2Vec's recipe: 20% of the
-        tokens masked, bidirectional attention, 512-token blocks, its own LoRA at lr 5e-5 for
-        --mntp-steps steps; output in mntp/ with its own checkpoint and metrics.jsonl), and its
-        adapter is merged into the weights before the contrastive adapter is added.
-        Gradient checkpointing (on by default) re-runs each decoder layer during backward instead
-        of keeping its activations: same gradients, much less memory, some extra time. With
-        --lora-top-layers N the blocks below the adapters are frozen: each distinct caption runs
-        through them once and their output is kept (--frozen-cache-mb bounds it), so later epochs
+        With --mntp TEXT, masked next-token prediction runs first (LLM2Vec's recipe: 20% of the \
+        tokens masked, bidirectional attention, 512-token blocks, its own LoRA at lr 5e-5 for \
+        --mntp-steps steps; output in mntp/ with its own checkpoint and metrics.jsonl), and its \
+        adapter is merged into the weights before the contrastive adapter is added. \
+        Gradient checkpointing (on by default) re-runs each decoder layer during backward instead \
+        of keeping its activations: same gradients, much less memory, some extra time. With \
+        --lora-top-layers N the blocks below the adapters are frozen: each distinct caption runs \
+        through them once and their output is kept (--frozen-cache-mb bounds it), so later epochs \
         and held-out evaluations cost only the N adapted blocks.
 
-        --direction per-batch (not the reference's choice) flips the short/long query coin once
-        per step instead of once per pair: every candidate then has the other length class, and
-        the loss has to compare content. On small CPU budgets the per-pair coin's first and
-        easiest move is to make long and short captions look alike, and the loss stalls at its
+        --direction per-batch (not the reference's choice) flips the short/long query coin once \
+        per step instead of once per pair: every candidate then has the other length class, and \
+        the loss has to compare content. On small CPU budgets the per-pair coin's first and \
+        easiest move is to make long and short captions look alike, and the loss stalls at its \
         chance level; see the README's stage-1 section for the measured runs.
+
+        --batching similar (not the reference's choice either) builds each batch from pairs whose \
+        captions share words (TF-IDF cosine, nearest neighbours of a random anchor), so the \
+        in-batch negatives are near misses rather than unrelated captions.
         """)
 
     @Option(help: "Decoder LLM: GGUF file or Hugging Face folder.") var model: String
@@ -71,6 +76,8 @@ struct FinetuneText: ParsableCommand {
     @Option(help: "Most memory for the kept frozen-block states, in MiB.") var frozenCacheMb = 4096
     @Option(help: "Query-direction coin: per-pair (the reference) or per-batch (all queries of a step short, or all long).")
     var direction = CaptionContrastive.Direction.perPair
+    @Option(help: "Batches: random (the reference) or similar (pairs that share words, for hard in-batch negatives).")
+    var batching = CaptionBatching.random
 
     func validate() throws {
         if mntp == nil { return }
@@ -101,7 +108,7 @@ struct FinetuneText: ParsableCommand {
                               layers: loraTopLayers == 0 ? nil : Array((depth - loraTopLayers)..<depth))
         cfg.maxLength = maxLength; cfg.microBatch = microBatch; cfg.keepGraphs = keepGraphs; cfg.evalEvery = evalEvery; cfg.checkpointEvery = checkpointEvery; cfg.seed = seed
         cfg.gradientCheckpointing = gradientCheckpointing
-        cfg.cacheFrozenBlocks = cacheFrozenBlocks; cfg.frozenCacheMegabytes = frozenCacheMb; cfg.direction = direction
+        cfg.cacheFrozenBlocks = cacheFrozenBlocks; cfg.frozenCacheMegabytes = frozenCacheMb; cfg.direction = direction; cfg.batching = batching
         let start = Date()
         if let docs = mntpDocuments { try runMNTP(llm: llm, tokenizer: tok, documents: docs) }
         let encoder = LLM2VecEncoder(model: llm, tokenizer: tok)

@@ -193,18 +193,30 @@ private let pairs = CaptionPairDataset(pairs: (0..<12).map { i in
     }
 }
 
+/// Gives the LoRA adapters of `encoder` seeded random values, so that their gradients are not trivially zero.
+private func randomizeAdapters(of encoder: LLM2VecEncoder) {
+    var rng = RNG(seed: 6)
+    for (_, p) in encoder.model.trainableParameters() { p.assign(Tensor.randn(p.shape, rng: &rng) * 0.2) }
+}
+
+/// The prepared queries, positives and negatives of one seeded contrastive batch of six pairs.
+private func contrastiveBatch(for encoder: LLM2VecEncoder) -> (queries: [(ids: [Int], pooled: Int)],
+                                                               positives: [(ids: [Int], pooled: Int)],
+                                                               negatives: [(ids: [Int], pooled: Int)]) {
+    var rng = RNG(seed: 8)
+    let t = CaptionContrastive.triples(Array(pairs.pairs.prefix(6)), rng: &rng)
+    return (t.map { encoder.prepare($0.query, instruction: $0.instruction) }, t.map { encoder.prepare($0.positive) },
+            t.map { encoder.prepare($0.negative) })
+}
+
 /// Cached-embedding accumulation in micro-batches gives the gradients of one big batch.
 @Test func cachedEmbeddingAccumulationEqualsOneBigBatch() throws {
     func gradients(microBatch: Int, keepGraphs: Bool = false) throws -> [[Float]] {
         let enc = try tinyEncoder(seed: 4)
         try LoRA.apply(LoRAConfig(rank: 4, alpha: 8, dropout: 0), to: enc.model, seed: 5)   // dropout masks follow the micro-batch layout
-        var rng = RNG(seed: 6)
-        for (_, p) in enc.model.trainableParameters() { p.assign(Tensor.randn(p.shape, rng: &rng) * 0.2) }
+        randomizeAdapters(of: enc)
         enc.model.train()
-        var trng = RNG(seed: 8)
-        let t = CaptionContrastive.triples(Array(pairs.pairs.prefix(6)), rng: &trng)
-        let q = t.map { enc.prepare($0.query, instruction: $0.instruction) }
-        let p = t.map { enc.prepare($0.positive) }, n = t.map { enc.prepare($0.negative) }
+        let (q, p, n) = contrastiveBatch(for: enc)
         enc.model.zeroGrad()
         CaptionContrastive.accumulateGradients(encoder: enc, queries: q, positives: p, negatives: n, microBatch: microBatch, dropoutSeed: 99,
                                                   keepGraphs: keepGraphs)
@@ -228,15 +240,11 @@ private let pairs = CaptionPairDataset(pairs: (0..<12).map { i in
     func run(cached: Bool) throws -> (embeddings: [Float], grads: [[Float]], encoder: LLM2VecEncoder) {
         let enc = try tinyEncoder(seed: 4, layers: 3)
         try LoRA.apply(LoRAConfig(rank: 4, alpha: 8, dropout: 0.1, layers: [2]), to: enc.model, seed: 5)
-        var rng = RNG(seed: 6)
-        for (_, p) in enc.model.trainableParameters() { p.assign(Tensor.randn(p.shape, rng: &rng) * 0.2) }
+        randomizeAdapters(of: enc)
         #expect(enc.frozenBottomLayers() == 2)
         if cached { enc.trunkCache = FrozenTrunkCache(layers: enc.frozenBottomLayers()) }
         enc.model.train()
-        var trng = RNG(seed: 8)
-        let t = CaptionContrastive.triples(Array(pairs.pairs.prefix(6)), rng: &trng)
-        let q = t.map { enc.prepare($0.query, instruction: $0.instruction) }
-        let p = t.map { enc.prepare($0.positive) }, n = t.map { enc.prepare($0.negative) }
+        let (q, p, n) = contrastiveBatch(for: enc)
         enc.model.zeroGrad()
         CaptionContrastive.accumulateGradients(encoder: enc, queries: q, positives: p, negatives: n, microBatch: 4, dropoutSeed: 99)
         enc.model.eval()
@@ -314,6 +322,11 @@ private let pairs = CaptionPairDataset(pairs: (0..<12).map { i in
         + #""maxLength":512,"microBatch":8,"keepGraphs":true}"#
     let c = try JSONDecoder().decode(TextTrainingConfig.self, from: Data(old.utf8))
     #expect(c.steps == 80 && c.learningRate == 3e-4 && c.keepGraphs && c.gradientCheckpointing && !c.cacheFrozenBlocks)
+    #expect(c.direction == .perPair && c.batching == .random)
     let now = try JSONDecoder().decode(TextTrainingConfig.self, from: JSONEncoder().encode(TextTrainingConfig()))
     #expect(now == TextTrainingConfig())
+    var changed = TextTrainingConfig()
+    changed.direction = .perBatch
+    changed.batching = .similar
+    #expect(try JSONDecoder().decode(TextTrainingConfig.self, from: JSONEncoder().encode(changed)) == changed)
 }
