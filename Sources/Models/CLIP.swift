@@ -53,6 +53,16 @@ public struct CLIPTowerConfig: Sendable, Equatable, Codable {
         c.activation = .gelu
         return c
     }()
+    /// A narrower text transformer (width 192, 4 layers, 3 heads): the scenes model zoo's, whose
+    /// 49,408-row token table is most of its size.
+    public static let textMini: CLIPTowerConfig = {
+        var c = CLIPTowerConfig(hiddenSize: 192, intermediateSize: 768, layers: 4, heads: 3)
+        c.activation = .gelu
+        return c
+    }()
+
+    /// Named text-transformer presets (`--text-config` values).
+    public static let textPresets: [String: CLIPTowerConfig] = ["text-small": textSmall, "text-mini": textMini, "text-b": textB]
 
     /// Named presets (`--tower` values).
     public static let presets: [String: CLIPTowerConfig] = [

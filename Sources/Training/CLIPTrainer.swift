@@ -19,6 +19,9 @@ public struct CLIPTrainingConfig: Codable, Equatable, Sendable {
     public var weightDecay: Float = 0.05
     public var layerDecay: Float = 0.85
     public var maxGradNorm: Float = 5
+    /// Learning-rate factor for the parameters the learner took from a pretrained checkpoint
+    /// (``StageTwoLearner/pretrainedParameters``); new parts keep the full rate.
+    public var pretrainedLearningRateScale: Float = 1
     /// Probability that a sample's long caption is used in a step (otherwise a short one).
     public var longCaptionProbability = 0.5
     /// Short captions per image to choose from (0: all of them).
@@ -80,7 +83,8 @@ public final class CLIPTrainer {
         self.config = config
         self.directory = directory
         parameterGroups = ParameterGroups(named: learner.module.trainableParameters(), visualLayers: learner.visualLayers,
-                                          layerDecay: config.layerDecay, weightDecay: config.weightDecay)
+                                          layerDecay: config.layerDecay, weightDecay: config.weightDecay,
+                                          pretrained: learner.pretrainedParameters, pretrainedScale: config.pretrainedLearningRateScale)
         optimizer = AdamW(groups: parameterGroups.groups, learningRate: config.learningRate, weightDecay: config.weightDecay)
         schedule = .warmupCosine(base: config.learningRate, warmup: config.warmupSteps, total: config.steps)
         let transform = CLIPTransform(size: learner.imageSize)

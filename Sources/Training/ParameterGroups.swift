@@ -6,6 +6,9 @@ import TensorKit
 /// norms, the position embedding, the class token and the logit scale; layer-wise learning-rate
 /// decay on the image tower (embeddings get `decay^(L+1)`, block k gets `decay^(L−k)`, the final
 /// norm and head 1); everything outside the tower (adapter, text tower, logit scale) gets 1.
+/// When fine-tuning from a pretrained checkpoint, the parameters it supplied (`pretrained`) are
+/// scaled by `pretrainedScale` on top of that, so that new parts (a fresh adapter or head) learn
+/// at the full rate while the pretrained ones move gently.
 ///
 /// ```swift
 /// let plan = ParameterGroups(named: model.namedParameters(), visualLayers: 6, layerDecay: 0.85, weightDecay: 0.05)
@@ -18,18 +21,20 @@ public struct ParameterGroups {
     /// Each parameter's learning-rate scale and weight decay, by name.
     public let assignment: [String: (lrScale: Float, weightDecay: Float)]
 
-    public init(named: [(String, Tensor)], visualLayers: Int, layerDecay: Float, weightDecay: Float, visualPrefix: String = "visual.") {
+    public init(named: [(String, Tensor)], visualLayers: Int, layerDecay: Float, weightDecay: Float, visualPrefix: String = "visual.",
+                pretrained: Set<String> = [], pretrainedScale: Float = 1) {
         var order: [String] = []
         var members: [String: (scale: Float, decay: Float, params: [Tensor])] = [:]
         var assignment: [String: (Float, Float)] = [:]
         for (name, p) in named {
-            let scale: Float
+            var scale: Float
             if name.hasPrefix(visualPrefix) {
                 let layer = ParameterGroups.layerID(String(name.dropFirst(visualPrefix.count)), layers: visualLayers)
                 scale = powf(layerDecay, Float(visualLayers + 1 - layer))
             } else {
                 scale = 1
             }
+            if pretrained.contains(name) { scale *= pretrainedScale }
             let decay = ParameterGroups.decays(name, rank: p.rank) ? weightDecay : 0
             let id = "lr×\(scale) wd \(decay)"
             if members[id] == nil {

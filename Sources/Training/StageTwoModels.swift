@@ -38,6 +38,9 @@ public protocol StageTwoLearner: AnyObject {
     func encodeImages(_ pixels: Tensor) -> Tensor
     func encodeCaptions(_ captions: [SampleCaption]) throws -> Tensor
     func save(to path: String, metadata: [String: String]) throws
+    /// Names of the parameters that came from a pretrained checkpoint (fine-tuned at
+    /// ``CLIPTrainingConfig/pretrainedLearningRateScale``); empty when training from scratch.
+    var pretrainedParameters: Set<String> { get set }
 }
 
 extension StageTwoLearner {
@@ -62,6 +65,38 @@ extension StageTwoLearner {
     }
 }
 
+extension StageTwoLearner {
+    /// Starts this model from a pretrained checkpoint: copies every parameter whose name
+    /// `select` accepts from the safetensors file at `path` (each must be there with its shape;
+    /// all problems are reported at once) and records them in ``pretrainedParameters``.
+    /// Returns the copied names.
+    ///
+    /// ```swift
+    /// // A new LLM2CLIP model on a pretrained tower, with a fresh head as in the paper:
+    /// try learner.initialise(from: "models/scenes-clip-base/model.safetensors") {
+    ///     $0.hasPrefix("visual.") && !$0.hasPrefix("visual.head.")
+    /// }
+    /// ```
+    @discardableResult
+    public func initialise(from path: String, where select: (String) -> Bool) throws -> Set<String> {
+        let file = try SafetensorsFile(path: path)
+        var problems: [String] = []
+        var copied: Set<String> = []
+        for (name, p) in module.namedParameters() where select(name) {
+            guard file.names.contains(name) else { problems.append("missing \(name)"); continue }
+            let t = try file.tensor(name)
+            guard t.shape == p.shape else { problems.append("\(name) has shape \(t.shape), the model needs \(p.shape)"); continue }
+            p.assign(t.to(.float32))
+            copied.insert(name)
+        }
+        if !problems.isEmpty {
+            throw TrainingError.data("\(path): cannot start the model from it: \(problems.prefix(5).joined(separator: "; "))\(problems.count > 5 ? " (and \(problems.count - 5) more)" : "")")
+        }
+        pretrainedParameters.formUnion(copied)
+        return copied
+    }
+}
+
 func visualLayerCount(_ tower: Module) -> Int {
     if let eva = tower as? EVA02VisionTower { return eva.config.layers }
     if let clip = tower as? CLIPImageTower { return clip.config.layers }
@@ -73,6 +108,7 @@ func visualLayerCount(_ tower: Module) -> Int {
 public final class LLM2CLIPLearner: StageTwoLearner {
     public let model: LLM2CLIPModel
     public let features: [FeatureStore]
+    public var pretrainedParameters: Set<String> = []
 
     public init(model: LLM2CLIPModel, features: [FeatureStore]) {
         self.model = model
@@ -150,6 +186,7 @@ public final class LLM2CLIPLearner: StageTwoLearner {
 public final class CLIPBaselineLearner: StageTwoLearner {
     public let model: CLIPBaselineModel
     public let tokenizer: CLIPTokenizer
+    public var pretrainedParameters: Set<String> = []
 
     public init(model: CLIPBaselineModel, tokenizer: CLIPTokenizer) {
         self.model = model

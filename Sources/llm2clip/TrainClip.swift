@@ -16,7 +16,8 @@ enum StageTwoSetup {
 
     /// A fresh LLM2CLIP model (tower + adapter over `llmDim`-wide features) or plain-CLIP baseline.
     static func makeLearner(textTower: String, tower: String, embedDim: Int?, features: [FeatureStore], vocab: String,
-                            initFrom: String?, seed: UInt64, centerFeatures: Bool = false) throws -> StageTwoLearner {
+                            initFrom: String?, seed: UInt64, centerFeatures: Bool = false,
+                            textConfig: String = "text-small") throws -> StageTwoLearner {
         var rng = RNG(seed: seed)
         let learner: StageTwoLearner
         switch textTower {
@@ -40,10 +41,13 @@ enum StageTwoSetup {
             learner = llm
         case "clip":
             let config: CLIPBaselineConfig
+            guard let text = CLIPTowerConfig.textPresets[textConfig] else {
+                throw ValidationError("unknown --text-config '\(textConfig)'; choose one of \(CLIPTowerConfig.textPresets.keys.sorted().joined(separator: ", "))")
+            }
             if let eva = EVA02Config.presets[tower] {
-                config = CLIPBaselineConfig(eva02: eva)
+                config = CLIPBaselineConfig(eva02: eva, text: text)
             } else if let clip = CLIPTowerConfig.presets[tower] {
-                config = CLIPBaselineConfig(clip: clip, embedDim: embedDim ?? 256)
+                config = CLIPBaselineConfig(clip: clip, embedDim: embedDim ?? 256, text: text)
             } else {
                 throw ValidationError("unknown --tower '\(tower)'; choose one of \(towerNames.joined(separator: ", "))")
             }
@@ -61,18 +65,7 @@ enum StageTwoSetup {
     /// Starts the image tower from another checkpoint's `visual.*` tensors (any LLM2CLIP or
     /// baseline file with the same tower); every tower tensor must be present with its shape.
     static func copyVisualWeights(from path: String, into learner: StageTwoLearner) throws {
-        let file = try SafetensorsFile(path: path)
-        let own = Dictionary(uniqueKeysWithValues: learner.module.namedParameters().filter { $0.0.hasPrefix("visual.") })
-        var problems: [String] = []
-        for (name, p) in own {
-            guard file.names.contains(name) else { problems.append("missing \(name)"); continue }
-            let t = try file.tensor(name)
-            guard t.shape == p.shape else { problems.append("\(name) has shape \(t.shape), the tower needs \(p.shape)"); continue }
-            p.assign(t.to(.float32))
-        }
-        if !problems.isEmpty {
-            throw CommandFailure("\(path): cannot start the image tower from it: \(problems.prefix(5).joined(separator: "; "))\(problems.count > 5 ? " (and \(problems.count - 5) more)" : "")")
-        }
+        do { try learner.initialise(from: path) { $0.hasPrefix("visual.") } } catch { throw CommandFailure("\(error)") }
     }
 }
 
@@ -97,6 +90,7 @@ struct TrainClip: ParsableCommand {
     @Option(help: "Feature store of the held-out captions.") var evalFeatures: String?
     @Option(help: "llm (LLM2CLIP over cached features) or clip (plain-CLIP baseline).") var textTower = "llm"
     @Option(help: "Image tower preset (eva02-small, eva02-tiny, vit-small, … eva02-l14-336).") var tower = "eva02-small"
+    @Option(help: "Text transformer preset of the plain-CLIP baseline (text-small, text-mini, text-b).") var textConfig = "text-small"
     @Option(help: "Embedding width for CLIP ViT towers (EVA02 presets carry their own).") var embedDim: Int?
     @Option(name: .customLong("init"), help: "Start the image tower from this checkpoint's visual.* weights.") var initFrom: String?
     @Option(help: "Output folder.") var out: String
@@ -105,6 +99,7 @@ struct TrainClip: ParsableCommand {
     @Option(help: "Peak learning rate (the reference fine-tunes a pretrained tower at 1e-5; from scratch needs more).") var lr: Float = 1e-3
     @Option(help: "Warm-up steps.") var warmup = 20
     @Option(help: "Weight decay.") var weightDecay: Float = 0.05
+    @Option(help: "Learning-rate factor for the weights taken from --init (new parts keep the full rate).") var pretrainedLrScale: Float = 1
     @Option(help: "Layer-wise learning-rate decay on the image tower.") var layerDecay: Float = 0.85
     @Option(help: "Probability of training on a sample's long caption.") var longProb = 0.5
     @Option(help: "Short captions per image to use (0: all).") var shortCaptions = 0
@@ -128,11 +123,11 @@ struct TrainClip: ParsableCommand {
         }
         var cfg = CLIPTrainingConfig()
         cfg.steps = steps; cfg.batchSize = batchSize; cfg.learningRate = lr; cfg.warmupSteps = warmup
-        cfg.weightDecay = weightDecay; cfg.layerDecay = layerDecay; cfg.longCaptionProbability = longProb
+        cfg.weightDecay = weightDecay; cfg.layerDecay = layerDecay; cfg.pretrainedLearningRateScale = pretrainedLrScale; cfg.longCaptionProbability = longProb
         cfg.shortCaptionsPerImage = shortCaptions; cfg.evalEvery = evalEvery; cfg.checkpointEvery = checkpointEvery; cfg.seed = seed
         let learner = try StageTwoSetup.makeLearner(textTower: textTower, tower: tower, embedDim: embedDim, features: stores,
                                                     vocab: vocab, initFrom: initFrom, seed: seed,
-                                                    centerFeatures: centerFeatures && textTower == "llm")
+                                                    centerFeatures: centerFeatures && textTower == "llm", textConfig: textConfig)
         if let tm = textModel, let l = learner as? LLM2CLIPLearner {
             guard try FeatureEncoderIdentity.fingerprint(path: tm) == stores[0].identity.modelHash else {
                 throw ValidationError("--text-model \(tm) did not make the features in \(features ?? ""): they come from \(stores[0].identity.model)")
