@@ -166,3 +166,17 @@ struct FinetuneText: ParsableCommand {
         FileHandle.standardError.write(Data("\nfinetune-text: MNTP adapter merged into the base weights\n".utf8))
     }
 }
+
+/// Writes the trained adapter (PEFT layout) and the merged model as a Hugging Face folder with a
+/// tokenizer, ready for cache-text.
+func exportMergedModel(_ llm: LlamaForCausalLM, lora: LoRAConfig, base: String, out: String) throws {
+    try LoRA.saveAdapter(of: llm, config: lora, to: (out as NSString).appendingPathComponent("adapter"), baseModel: base)
+    LoRA.merge(into: llm)
+    let folder = (out as NSString).appendingPathComponent("model")
+    try llm.saveHuggingFaceFolder(folder)
+    if base.lowercased().hasSuffix(".gguf") {
+        try TokenizerExport.writeHuggingFaceFiles(from: GGUFFile(path: base), to: folder)
+    } else {
+        try TokenizerExport.copyHuggingFaceFiles(from: base, to: folder)
+    }
+}

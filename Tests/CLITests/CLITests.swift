@@ -154,25 +154,28 @@ private func run(_ args: [String]) throws -> Run {
         #expect(sb.status == 0 && (sb.json["results"] as? [Any])?.count == 2, "\(sb.stderr)")
     }
 
-    /// The README's main job in its smoke form: every stage, the table, the report; a second run
-    /// skips the finished stages.
+    /// The README's main job in its smoke form, from the shipped model zoo: every stage, both
+    /// tables, the report; a second run skips the finished stages.
     @Test func quickDemoRunsEndToEndAndResumes() throws {
         let dir = FileManager.default.temporaryDirectory.appendingPathComponent("cli-demo-\(getpid())").path
         try? FileManager.default.removeItem(atPath: dir)
         let d = try run(["demo", "--quick", "--out", dir])
         #expect(d.status == 0, "\(d.stderr)")
-        for row in ["plain CLIP", "LLM2CLIP, raw SmolLM2", "LLM2CLIP, CC SmolLM2"] { #expect(d.stdout.contains("| \(row) |"), "\(d.stdout)") }
-        for f in ["report/index.html", "report/report.md", "report/retrieval_r1.svg", "report/stage2_loss.svg", "report/results.json",
-                  "stage1/model/config.json", "stage1/model/tokenizer.json", "stage2/llm-cc/model.safetensors"] {
+        for row in ["base CLIP (before fine-tuning)", "CLIP, fine-tuned", "LLM2CLIP, raw SmolLM2", "LLM2CLIP, CC SmolLM2"] {
+            #expect(d.stdout.components(separatedBy: "| \(row) |").count - 1 == 2, "\(d.stdout)")  // both splits
+        }
+        for f in ["report/index.html", "report/report.md", "report/retrieval_r1_a.svg", "report/retrieval_r1_b.svg", "report/stage2_loss.svg",
+                  "report/results.json", "cc-llm/model/config.json", "cc-llm/model/tokenizer.json", "stage2/seed-1/llm-cc/model.safetensors"] {
             #expect(FileManager.default.fileExists(atPath: dir + "/" + f), "missing \(f)")
         }
         let html = try String(contentsOfFile: dir + "/report/index.html", encoding: .utf8)
         #expect(html.contains("<svg") && html.contains("data:image/jpeg;base64,"))
         let again = try run(["demo", "--quick", "--out", dir])
         #expect(again.status == 0, "\(again.stderr)")
-        #expect(again.stderr.components(separatedBy: "already done").count - 1 == 6, "\(again.stderr)")
+        // data, CC merge, caches, base evaluation, three fine-tunes
+        #expect(again.stderr.components(separatedBy: "already done").count - 1 == 7, "\(again.stderr)")
         // The trained LLM2CLIP model names its text encoder: search needs no --text-model.
-        let s = try run(["search", "--model", dir + "/stage2/llm-cc/model.safetensors", "--images", dir + "/data/eval/images", "-k", "1", "--json", "a blue square"])
+        let s = try run(["search", "--model", dir + "/stage2/seed-1/llm-cc/model.safetensors", "--images", dir + "/data/eval-a/images", "-k", "1", "--json", "a blue square"])
         #expect(s.status == 0 && (s.json["results"] as? [Any])?.count == 1, "\(s.stderr)")
     }
 }

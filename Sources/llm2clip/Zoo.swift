@@ -1,0 +1,96 @@
+import ArgumentParser
+import Formats
+import Foundation
+import TensorKit
+
+/// The project's shipped models (`models/`): each in its own folder with a model card
+/// (`README.md`) that names every file with its SHA-256. Opening the zoo checks the hashes, so a
+/// truncated or changed file is refused before anything runs on it.
+///
+/// ```swift
+/// let zoo = try ModelZoo(directory: "models")
+/// let base = try CLIPBaselineModel.load(path: zoo.baseCLIP)
+/// try LoRA.loadAdapter(into: smollm2, from: zoo.ccAdapter)
+/// ```
+struct ModelZoo {
+    static let baseCLIPFolder = "scenes-clip-base"
+    static let ccAdapterFolder = "smollm2-cc-adapter"
+
+    let directory: String
+
+    /// The base scenes CLIP (plain-CLIP layout: `visual.*`, `text_model.*`, `text_projection`, `logit_scale`).
+    var baseCLIP: String { file(Self.baseCLIPFolder, "model.safetensors") }
+    /// The caption-contrastive LoRA adapter of SmolLM2-135M-Instruct (PEFT folder).
+    var ccAdapter: String { (directory as NSString).appendingPathComponent(Self.ccAdapterFolder) }
+
+    init(directory: String) throws {
+        self.directory = directory
+        for (folder, names) in [(Self.baseCLIPFolder, ["model.safetensors"]),
+                                (Self.ccAdapterFolder, ["adapter_model.safetensors", "adapter_config.json"])] {
+            for name in names {
+                try Self.verify(file(folder, name), card: file(folder, "README.md"))
+            }
+        }
+    }
+
+    func file(_ parts: String...) -> String { parts.reduce(directory) { ($0 as NSString).appendingPathComponent($1) } }
+
+    /// The SHA-256 that `card` lists for the file named `name` (a line holding `` `name` `` and 64 hex digits).
+    static func listedHash(of name: String, card: String) throws -> String {
+        guard let text = try? String(contentsOfFile: card, encoding: .utf8) else {
+            throw CommandFailure("\(card): model card not found; the zoo folder is incomplete (git checkout models/, or rebuild it with scripts/build-zoo.sh)")
+        }
+        for line in text.split(whereSeparator: \.isNewline) where line.contains("`\(name)`") {
+            let words = line.split { !$0.isHexDigit }
+            if let h = words.first(where: { $0.count == 64 }) { return String(h).lowercased() }
+        }
+        throw CommandFailure("\(card): no SHA-256 listed for `\(name)` (expected a line with `\(name)` and its 64-digit hash)")
+    }
+
+    /// Checks `path` against the hash its model card lists.
+    static func verify(_ path: String, card: String) throws {
+        guard FileManager.default.fileExists(atPath: path) else {
+            throw CommandFailure("\(path): not found; the zoo folder is incomplete (git checkout models/, or rebuild it with scripts/build-zoo.sh)")
+        }
+        let expected = try listedHash(of: (path as NSString).lastPathComponent, card: card)
+        let actual = try SHA256.hex(ofFile: path)
+        guard actual == expected else {
+            throw CommandFailure("\(path): SHA-256 \(actual) differs from \(expected) in \(card); the file is damaged or was replaced (git checkout it, or update the card if you rebuilt it)")
+        }
+    }
+}
+
+struct Zoo: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "The model zoo: check the shipped files against their cards, or store a trained model in half precision for it.",
+        subcommands: [ZooCheck.self, ZooExport.self])
+}
+
+struct ZooCheck: ParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "check", abstract: "Check every zoo file against the SHA-256 in its model card.")
+    @Option(help: "The zoo folder.") var zoo = "models"
+    func run() throws {
+        let z = try ModelZoo(directory: zoo)
+        print("zoo \(z.directory): every file matches its card")
+    }
+}
+
+struct ZooExport: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "export",
+        abstract: "Copy a safetensors file with its floating-point tensors stored as float16 (metadata kept), and print its SHA-256.")
+    @Option(help: "Input safetensors file.") var input: String
+    @Option(help: "Output safetensors file (written atomically).") var output: String
+
+    func run() throws {
+        let file = try SafetensorsFile(path: input)
+        var state: [String: Tensor] = [:]
+        for name in file.names {
+            let t = try file.tensor(name)
+            state[name] = [.float32, .bfloat16].contains(t.dtype) ? t.to(.float16) : t
+        }
+        try FileManager.default.createDirectory(atPath: (output as NSString).deletingLastPathComponent, withIntermediateDirectories: true)
+        try writeSafetensors(state, to: output, metadata: file.metadata)
+        print("\(output): \(state.count) tensors, sha256 \(try SHA256.hex(ofFile: output))")
+    }
+}
