@@ -31,6 +31,9 @@ struct DemoSettings: Codable, Equatable {
     /// Centre the LLM features on the fine-tuning captions' mean before the adapter (SmolLM2's
     /// features share one large direction).
     var centerFeatures = true
+    /// Give the LLM2CLIP models a new image head (as the paper does: the tower's output space is
+    /// the base CLIP's, made for its own text tower); off keeps the base CLIP's head.
+    var freshImageHead = true
 
     static let quick: DemoSettings = {
         var s = DemoSettings()
@@ -80,6 +83,7 @@ struct Demo: ParsableCommand {
     @Option(help: "Stage-2 peak learning rate of the new parts.") var stage2Lr: Float?
     @Option(help: "Learning-rate factor of the pretrained parts.") var pretrainedLrScale: Float?
     @Option(help: "Seed of the data.") var seed: UInt64?
+    @Flag(help: "Start the LLM2CLIP models' image head from the base CLIP's instead of a new one.") var keepImageHead = false
     @Option(help: "Seeds of the fine-tuning stage, comma-separated (e.g. 1,2,3): the comparison is repeated for each.")
     var seeds: String?
 
@@ -97,6 +101,7 @@ struct Demo: ParsableCommand {
         if let v = stage2Lr { s.stage2LearningRate = v }
         if let v = pretrainedLrScale { s.pretrainedLearningRateScale = v }
         if let v = seed { s.seed = v }
+        if keepImageHead { s.freshImageHead = false }
         if let list = seeds {
             let parsed = list.split(separator: ",").map { UInt64($0.trimmingCharacters(in: .whitespaces)) }
             guard !parsed.isEmpty, parsed.allSatisfy({ $0 != nil }) else { throw ValidationError("--seeds takes comma-separated integers, got '\(list)'") }

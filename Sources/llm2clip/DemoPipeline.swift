@@ -170,7 +170,7 @@ final class DemoPipeline {
                 cfg.seed = seed
                 let learner = try makeLearner(run, seed: seed, stores: stores)
                 let runPrint = try fingerprint(["config": String(decoding: try sortedEncoder.encode(cfg), as: UTF8.self), "base": baseHash,
-                                                "cache": cachePrint, "center": s.centerFeatures])
+                                                "cache": cachePrint, "center": s.centerFeatures, "fresh_head": s.freshImageHead])
                 try stage("fine-tune \(run.title) (seed \(seed))", dir: dir, fingerprint: runPrint) {
                     let trainer = try CLIPTrainer(learner: learner, train: fineTune, heldOut: nil, config: cfg, directory: dir)
                     try trainStageTwo(trainer, label: "\(run.id) seed \(seed)", quiet: true)
@@ -334,8 +334,9 @@ final class DemoPipeline {
         let learner = LLM2CLIPLearner(model: LLM2CLIPModel(config, rng: &rng),
                                       features: ["fine-tune", "eval-a", "eval-b", "prompts"].map { s[$0]! })
         if settings.centerFeatures { try learner.centreFeatures(on: s["fine-tune"]!) }
+        let freshHead = settings.freshImageHead
         try learner.initialise(from: zoo.baseCLIP) { name in
-            (name.hasPrefix("visual.") && !name.hasPrefix("visual.head.")) || name == "logit_scale"
+            (name.hasPrefix("visual.") && !(freshHead && name.hasPrefix("visual.head."))) || name == "logit_scale"
         }
         learner.textEncoderPath = absolutePath(kind == "raw" ? llmPath : ccPath)
         return learner

@@ -1,7 +1,14 @@
 import ArgumentParser
+import Datasets
+import Evaluation
 import Formats
 import Foundation
+import Models
+import NeuralNet
+import Scenes
 import TensorKit
+import Tokenizers
+import Training
 
 /// The project's shipped models (`models/`): each in its own folder with a model card
 /// (`README.md`) that names every file with its SHA-256. Opening the zoo checks the hashes, so a
@@ -63,7 +70,7 @@ struct ModelZoo {
 struct Zoo: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "The model zoo: check the shipped files against their cards, or store a trained model in half precision for it.",
-        subcommands: [ZooCheck.self, ZooExport.self])
+        subcommands: [ZooCheck.self, ZooMeasure.self, ZooExport.self])
 }
 
 struct ZooCheck: ParsableCommand {
@@ -92,5 +99,65 @@ struct ZooExport: ParsableCommand {
         try FileManager.default.createDirectory(atPath: (output as NSString).deletingLastPathComponent, withIntermediateDirectories: true)
         try writeSafetensors(state, to: output, metadata: file.metadata)
         print("\(output): \(state.count) tensors, sha256 \(try SHA256.hex(ofFile: output))")
+    }
+}
+
+/// Re-measures each zoo model's key metric on a small slice of new data (what its card's
+/// `zoo-test-metric` line records and the zoo test checks).
+struct ZooMeasure: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "measure",
+        abstract: "Re-measure the zoo models' key metrics on a small slice of new scenes (evaluation split, seed 1002).",
+        discussion: """
+        base CLIP: short-caption text→image R@1 over the first --slice new scenes (training wording). \
+        CC adapter: caption-retrieval accuracy (mean of both directions) of SmolLM2 with the adapter \
+        merged, over the first --slice (short, dense) caption pairs, next to raw SmolLM2's.
+        """)
+    @Option(help: "The zoo folder.") var zoo = "models"
+    @Option(help: "SmolLM2-135M-Instruct, the CC adapter's base model.") var model = ".cache/assets/smollm2/SmolLM2-135M-Instruct.Q4_1.gguf"
+    @Option(help: "CLIP BPE vocabulary.") var vocab = StageTwoSetup.defaultVocab
+    @Option(help: "Scenes (and caption pairs) to measure on.") var slice = 200
+    @Flag(help: "Print JSON.") var json = false
+
+    static let seed: UInt64 = 1002
+    static let maxObjects = 3
+
+    func run() throws {
+        let z = try ModelZoo(directory: zoo)
+        guard slice >= 2 else { throw ValidationError("--slice must be at least 2") }
+        // Base CLIP.
+        let base = try CLIPBaselineModel.load(path: z.baseCLIP)
+        let learner = CLIPBaselineLearner(model: base, tokenizer: try CLIPTokenizer(vocabPath: vocab))
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("zoo-measure-\(getpid())").path
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        var options = SceneExportOptions()
+        options.webDataset = false
+        let exporter = try SceneExporter(directory: dir, options: options)
+        try exporter.add(SceneDataset.generate(count: slice, seed: Self.seed, split: .eval, maxObjects: Self.maxObjects))
+        _ = try exporter.finish(info: SceneGenerationInfo(seed: Self.seed, count: slice, imageSize: SceneDataset.defaultImageSize, split: .eval,
+                                                          heldOutWording: false, maxObjects: Self.maxObjects))
+        let retrieval = try CLIPTrainer.retrieval(learner: learner, data: try ImageTextDataset.readManifest(dir + "/manifest.jsonl"),
+                                                  shortCaptionsPerImage: 1)
+        let r1 = retrieval["short"]?.recall(.textToImage, at: 1) ?? 0
+        // CC adapter.
+        guard case .decoder(let llm, let tok) = try loadTextModel(model) else { throw CommandFailure("\(model) is not a decoder LLM") }
+        let texts = SceneDataset.generateText(count: slice, seed: Self.seed, split: .eval, maxObjects: Self.maxObjects)
+        let encoder = LLM2VecEncoder(model: llm, tokenizer: tok)
+        encoder.maxLength = 192
+        func cra() throws -> CaptionRetrievalAccuracy {
+            try CaptionRetrieval.accuracy(short: encoder.embed(texts.map { $0.shortCaptions[0] }), long: encoder.embed(texts.map(\.denseCaption)))
+        }
+        let raw = try cra()
+        try LoRA.loadAdapter(into: llm, from: z.ccAdapter)
+        LoRA.merge(into: llm)
+        let cc = try cra()
+        if json {
+            try printJSON(["slice": slice, "base_clip_short_t2i_r1": r1, "cc_cra_mean": cc.mean, "raw_cra_mean": raw.mean,
+                           "cc_cra_short_to_long": cc.shortToLong, "cc_cra_long_to_short": cc.longToShort])
+        } else {
+            print(String(format: "base CLIP: short T→I R@1 %.1f%% over %d new scenes (chance %.1f%%)", r1 * 100, slice, 100 / Double(slice)))
+            print(String(format: "CC adapter: CRA %.1f%% (s→l %.1f, l→s %.1f) vs raw SmolLM2 %.1f%% over %d new pairs",
+                         cc.mean * 100, cc.shortToLong * 100, cc.longToShort * 100, raw.mean * 100, slice))
+        }
     }
 }

@@ -223,3 +223,44 @@ private func run(_ args: [String]) throws -> Run {
         #expect(bad.status != 0 && bad.stderr.contains("nope.txt"), "\(bad.stderr)")
     }
 }
+
+/// The shipped model zoo (`models/`): the files match their cards' SHA-256 (a damaged copy is
+/// refused), and each model's key metric, re-measured on new scenes, is what its card records.
+@Suite(.serialized) struct ModelZooTests {
+    static let zoo = root.appendingPathComponent("models").path
+
+    /// The value of the `zoo-test-metric:` line of `models/<folder>/README.md`.
+    func cardMetric(_ folder: String) throws -> Double {
+        let text = try String(contentsOfFile: Self.zoo + "/\(folder)/README.md", encoding: .utf8)
+        let line = try #require(text.split(whereSeparator: \.isNewline).first { $0.contains("zoo-test-metric:") }, "\(folder)/README.md")
+        return try #require(Double(line.split(separator: ":").last!.trimmingCharacters(in: CharacterSet(charactersIn: " `"))))
+    }
+
+    @Test func filesMatchTheirCardsAndADamagedCopyIsRefused() throws {
+        let ok = try run(["zoo", "check", "--zoo", Self.zoo])
+        #expect(ok.status == 0, "\(ok.stderr)")
+        let sizes = try FileManager.default.subpathsOfDirectory(atPath: Self.zoo).map {
+            (try FileManager.default.attributesOfItem(atPath: Self.zoo + "/" + $0)[.size] as? Int) ?? 0
+        }
+        #expect(sizes.reduce(0, +) <= 32_000_000, "the zoo exceeds its 32 MB budget")
+        let copy = FileManager.default.temporaryDirectory.appendingPathComponent("zoo-damaged-\(getpid())").path
+        try? FileManager.default.removeItem(atPath: copy)
+        defer { try? FileManager.default.removeItem(atPath: copy) }
+        try FileManager.default.copyItem(atPath: Self.zoo, toPath: copy)
+        let config = copy + "/smollm2-cc-adapter/adapter_config.json"
+        try (try String(contentsOfFile: config, encoding: .utf8) + " ").write(toFile: config, atomically: true, encoding: .utf8)
+        let bad = try run(["zoo", "check", "--zoo", copy])
+        #expect(bad.status != 0 && bad.stderr.contains("adapter_config.json") && bad.stderr.contains("SHA-256"), "\(bad.stderr)")
+    }
+
+    @Test func keyMetricsAreWhatTheCardsSay() throws {
+        let m = try run(["zoo", "measure", "--zoo", Self.zoo, "--json"])
+        #expect(m.status == 0, "\(m.stderr)")
+        let r1 = try #require(m.json["base_clip_short_t2i_r1"] as? Double), cc = try #require(m.json["cc_cra_mean"] as? Double)
+        let raw = try #require(m.json["raw_cra_mean"] as? Double)
+        #expect(r1 > 20 * (1.0 / 200), "base CLIP R@1 \(r1) is not far above chance")
+        #expect(cc > raw + 0.15, "CC CRA \(cc) vs raw \(raw)")
+        #expect(abs(r1 - (try cardMetric("scenes-clip-base"))) <= 0.02, "base CLIP R@1 \(r1)")
+        #expect(abs(cc - (try cardMetric("smollm2-cc-adapter"))) <= 0.02, "CC CRA \(cc)")
+    }
+}
