@@ -74,17 +74,15 @@ struct DemoReport {
                      highlightBest: true)
     }
 
-    /// R@1/5/10 of both splits and both caption lengths.
-    var fullTable: MetricsTable {
+    /// R@1/5/10 of one split, both caption lengths and directions.
+    func fullTable(split: String) -> MetricsTable {
         var cols: [(title: String, metric: Metric)] = []
-        for split in ["a", "b"] {
-            for b in ["short", "long"] {
-                for d in RetrievalDirection.allCases {
-                    for k in [1, 5, 10] { cols.append(("(\(split)) \(b) \(d.shortLabel) R@\(k)", .recall("\(split)-\(b)", d, k: k))) }
-                }
+        for b in ["short", "long"] {
+            for d in RetrievalDirection.allCases {
+                for k in [1, 5, 10] { cols.append(("\(b) \(d.shortLabel) R@\(k)", .recall("\(split)-\(b)", d, k: k))) }
             }
         }
-        return MetricsTable(results: rows, columns: cols, title: "All recalls, %", highlightBest: true)
+        return MetricsTable(results: rows, columns: cols, title: "All recalls, \(Self.splitTitles[split]!), %", highlightBest: true)
     }
 
     /// The headline columns per seed, with mean and spread: the comparison repeated.
@@ -184,7 +182,7 @@ struct DemoReport {
         md += table(split: "a").markdown() + "\n" + table(split: "b").markdown() + "\n" + zeroShotTable.markdown() + "\n"
         if settings.seeds.count > 1 { md += seedSpreadMarkdown() }
         md += "![R@1 (a)](retrieval_r1_a.svg)\n\n![R@1 (b)](retrieval_r1_b.svg)\n\n![fine-tuning loss](stage2_loss.svg)\n\n"
-        md += fullTable.markdown() + "\n"
+        md += fullTable(split: "a").markdown() + "\n" + fullTable(split: "b").markdown() + "\n"
         md += "## Retrieved examples (split (a), long-caption queries, top 3)\n\n"
         for ex in examples {
             md += "**Query:** \(eval.samples[ex.query].longCaption ?? "")\n\n"
@@ -219,7 +217,7 @@ struct DemoReport {
         h += "td,th{border:1px solid #ccc;padding:4px 8px;text-align:right}td:first-child,th:first-child{text-align:left}"
         h += ".hit{display:inline-block;margin:4px;text-align:center;font-size:12px}.ok{outline:3px solid #2a2}</style></head><body>"
         h += "<h1>LLM2CLIP demo report</h1><p>\(esc(summary)) Total \(formatDuration(totalSeconds)).</p>"
-        for m in [table(split: "a"), table(split: "b"), zeroShotTable, fullTable] {
+        for m in [table(split: "a"), table(split: "b"), zeroShotTable, fullTable(split: "a"), fullTable(split: "b")] {
             h += "<h2>\(esc(m.title ?? ""))</h2><table><tr><th>model</th>" + m.columns.map { "<th>\(esc($0.title))</th>" }.joined() + "</tr>"
             for r in m.rows {
                 h += "<tr><td>\(esc(r.model))</td>" + r.values.map { v in "<td>\(v.map { String(format: "%.1f", $0) } ?? "—")</td>" }.joined() + "</tr>"
