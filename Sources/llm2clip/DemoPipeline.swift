@@ -169,8 +169,14 @@ final class DemoPipeline {
                 cfg.checkpointEvery = max(10, s.stage2Steps / 3)
                 cfg.seed = seed
                 let learner = try makeLearner(run, seed: seed, stores: stores)
-                let runPrint = try fingerprint(["config": String(decoding: try sortedEncoder.encode(cfg), as: UTF8.self), "base": baseHash,
-                                                "cache": cachePrint, "center": s.centerFeatures, "fresh_head": s.freshImageHead])
+                var items: [String: Any] = ["config": String(decoding: try sortedEncoder.encode(cfg), as: UTF8.self), "base": baseHash, "data": dataPrint]
+                if run.features != nil {
+                    // What only the LLM2CLIP runs depend on.
+                    items["cache"] = cachePrint
+                    items["center"] = s.centerFeatures
+                    items["fresh_head"] = s.freshImageHead
+                }
+                let runPrint = try fingerprint(items)
                 try stage("fine-tune \(run.title) (seed \(seed))", dir: dir, fingerprint: runPrint) {
                     let trainer = try CLIPTrainer(learner: learner, train: fineTune, heldOut: nil, config: cfg, directory: dir)
                     try trainStageTwo(trainer, label: "\(run.id) seed \(seed)", quiet: true)
