@@ -88,7 +88,7 @@ public final class CLIPBaselineModel: Module {
     public func save(to path: String, metadata extra: [String: String] = [:]) throws {
         var meta = extra
         meta["format"] = "clip-baseline"
-        meta["clip_baseline_config"] = String(decoding: try JSONEncoder().encode(config), as: UTF8.self)
+        meta["clip_baseline_config"] = String(decoding: try canonicalJSONEncoder.encode(config), as: UTF8.self)
         try writeSafetensors(stateDict(), to: path, metadata: meta)
     }
 

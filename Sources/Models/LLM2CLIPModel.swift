@@ -179,7 +179,7 @@ public final class LLM2CLIPModel: Module {
     /// Writes the model as one safetensors file with the original key names and the config as
     /// JSON metadata (atomically).
     public func save(to path: String, metadata extra: [String: String] = [:]) throws {
-        let json = String(decoding: try JSONEncoder().encode(config), as: UTF8.self)
+        let json = String(decoding: try canonicalJSONEncoder.encode(config), as: UTF8.self)
         var meta = extra
         meta["format"] = "llm2clip"
         meta["llm2clip_config"] = json

@@ -125,3 +125,12 @@ public enum TokenizerExport {
         }
     }
 }
+
+/// A JSON encoder with sorted keys: configs written into checkpoint metadata come out byte for
+/// byte the same in every process (an unsorted encoder's key order varies from run to run), so
+/// a seeded training run reproduces its checkpoint file exactly.
+public let canonicalJSONEncoder: JSONEncoder = {
+    let e = JSONEncoder()
+    e.outputFormatting = [.sortedKeys]
+    return e
+}()

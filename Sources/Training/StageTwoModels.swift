@@ -174,7 +174,7 @@ public final class LLM2CLIPLearner: StageTwoLearner {
     public func save(to path: String, metadata: [String: String]) throws {
         var meta = metadata
         if let identity = features.first?.identity {
-            meta["text_features"] = String(decoding: try JSONEncoder().encode(identity), as: UTF8.self)
+            meta["text_features"] = String(decoding: try canonicalJSONEncoder.encode(identity), as: UTF8.self)
         }
         if let p = textEncoderPath { meta["text_encoder_path"] = p }
         try model.save(to: path, metadata: meta)

@@ -97,7 +97,14 @@ struct ZooExport: ParsableCommand {
             state[name] = [.float32, .bfloat16].contains(t.dtype) ? t.to(.float16) : t
         }
         try FileManager.default.createDirectory(atPath: (output as NSString).deletingLastPathComponent, withIntermediateDirectories: true)
-        try writeSafetensors(state, to: output, metadata: file.metadata)
+        // JSON-valued metadata (configs) re-encoded with sorted keys, so that the same weights
+        // always give the same file.
+        let metadata = file.metadata.mapValues { value -> String in
+            guard value.hasPrefix("{"), let object = try? JSONSerialization.jsonObject(with: Data(value.utf8)),
+                  let canonical = try? JSONSerialization.data(withJSONObject: object, options: [.sortedKeys, .withoutEscapingSlashes]) else { return value }
+            return String(decoding: canonical, as: UTF8.self)
+        }
+        try writeSafetensors(state, to: output, metadata: metadata)
         print("\(output): \(state.count) tensors, sha256 \(try SHA256.hex(ofFile: output))")
     }
 }
