@@ -110,8 +110,9 @@ final class DemoPipeline {
     func run() throws {
         let s = settings
         try FileManager.default.createDirectory(atPath: root, withIntermediateDirectories: true)
-        let baseHash = try SHA256.hex(ofFile: zoo.baseCLIP)
-        let adapterHash = try SHA256.hex(ofFile: zoo.file(ModelZoo.ccAdapterFolder, "adapter_model.safetensors"))
+        // Hashed when the zoo was opened.
+        let baseHash = zoo.hashes["\(ModelZoo.baseCLIPFolder)/model.safetensors"]!
+        let adapterHash = zoo.hashes["\(ModelZoo.ccAdapterFolder)/adapter_model.safetensors"]!
 
         // 1. Data: fine-tuning images, evaluation images in two wordings, single-object scenes.
         let dataPrint = try fingerprint(["fine_tune": s.fineTuneImages, "eval": s.evalImages, "zero_shot": s.zeroShotImages,
@@ -143,7 +144,6 @@ final class DemoPipeline {
 
         // 3. The base CLIP, before fine-tuning.
         var results: [UInt64: [String: EvaluationResult]] = [:]
-        var baseResult: EvaluationResult?
         var examples: [String: (images: Tensor, long: Tensor)] = [:]
         let evalPrint = try fingerprint(["base": baseHash, "data": dataPrint])
         try stage("evaluate the base CLIP", dir: path("eval", "base"), fingerprint: evalPrint) {
@@ -151,7 +151,7 @@ final class DemoPipeline {
             let r = try evaluate(learner, title: DemoRun.baseTitle, run: nil, stores: nil, eval: eval)
             try r.result.jsonData().write(to: URL(fileURLWithPath: path("eval", "base", "result.json")), options: .atomic)
         }
-        baseResult = try EvaluationResult.decode(from: Data(contentsOf: URL(fileURLWithPath: path("eval", "base", "result.json"))))
+        let baseResult = try EvaluationResult.decode(from: Data(contentsOf: URL(fileURLWithPath: path("eval", "base", "result.json"))))
 
         // 4. Three fine-tuned models per seed, from the same base tower, with equal budgets.
         for seed in s.seeds {
@@ -191,7 +191,7 @@ final class DemoPipeline {
         }
 
         // 5. Report.
-        let report = DemoReport(root: root, settings: s, base: baseResult!, results: results, timings: timings,
+        let report = DemoReport(root: root, settings: s, base: baseResult, results: results, timings: timings,
                                 totalSeconds: Date().timeIntervalSince(start), eval: eval.trainingWording, longEmbeddings: examples)
         try report.write()
         print(report.table(split: "a").markdown())
@@ -211,18 +211,7 @@ final class DemoPipeline {
     }
 
     func writeScenes(_ dir: String, count: Int, seed: UInt64, split: SceneSplit, heldOutWording: Bool, maxObjects: Int) throws {
-        var options = SceneExportOptions()
-        options.webDataset = false
-        let exporter = try SceneExporter(directory: dir, options: options)
-        var done = 0
-        while done < count {
-            let n = min(256, count - done)
-            try exporter.add(SceneDataset.generate(count: n, seed: seed, split: split, heldOutWording: heldOutWording, start: done,
-                                                   maxObjects: maxObjects))
-            done += n
-        }
-        _ = try exporter.finish(info: SceneGenerationInfo(seed: seed, count: count, imageSize: SceneDataset.defaultImageSize, split: split,
-                                                          heldOutWording: heldOutWording, maxObjects: maxObjects))
+        try writeSceneFolder(dir, count: count, seed: seed, split: split, heldOutWording: heldOutWording, maxObjects: maxObjects)
         say("wrote \(count) \(split.rawValue) scenes\(heldOutWording ? " (held-out wording)" : "") to \(dir)")
     }
 
@@ -394,6 +383,19 @@ final class DemoPipeline {
             return concat(rows, axis: 0)
         }
     }
+}
+
+/// A scenes folder (manifest and JPEGs, no web-dataset shards) of samples `0 ..< count`, made 256 at a time.
+func writeSceneFolder(_ dir: String, count: Int, seed: UInt64, split: SceneSplit, heldOutWording: Bool, maxObjects: Int) throws {
+    var options = SceneExportOptions()
+    options.webDataset = false
+    let exporter = try SceneExporter(directory: dir, options: options)
+    for start in stride(from: 0, to: count, by: 256) {
+        try exporter.add(SceneDataset.generate(count: min(256, count - start), seed: seed, split: split, heldOutWording: heldOutWording,
+                                               start: start, maxObjects: maxObjects))
+    }
+    _ = try exporter.finish(info: SceneGenerationInfo(seed: seed, count: count, imageSize: SceneDataset.defaultImageSize, split: split,
+                                                      heldOutWording: heldOutWording, maxObjects: maxObjects))
 }
 
 /// `path` made absolute against the current directory.

@@ -24,6 +24,8 @@ struct ModelZoo {
     static let ccAdapterFolder = "smollm2-cc-adapter"
 
     let directory: String
+    /// SHA-256 of every zoo file, by path relative to the zoo (checked against the cards on opening).
+    private(set) var hashes: [String: String] = [:]
 
     /// The base scenes CLIP (plain-CLIP layout: `visual.*`, `text_model.*`, `text_projection`, `logit_scale`).
     var baseCLIP: String { file(Self.baseCLIPFolder, "model.safetensors") }
@@ -35,7 +37,7 @@ struct ModelZoo {
         for (folder, names) in [(Self.baseCLIPFolder, ["model.safetensors"]),
                                 (Self.ccAdapterFolder, ["adapter_model.safetensors", "adapter_config.json"])] {
             for name in names {
-                try Self.verify(file(folder, name), card: file(folder, "README.md"))
+                hashes["\(folder)/\(name)"] = try Self.verify(file(folder, name), card: file(folder, "README.md"))
             }
         }
     }
@@ -54,8 +56,9 @@ struct ModelZoo {
         throw CommandFailure("\(card): no SHA-256 listed for `\(name)` (expected a line with `\(name)` and its 64-digit hash)")
     }
 
-    /// Checks `path` against the hash its model card lists.
-    static func verify(_ path: String, card: String) throws {
+    /// Checks `path` against the hash its model card lists; returns that hash.
+    @discardableResult
+    static func verify(_ path: String, card: String) throws -> String {
         guard FileManager.default.fileExists(atPath: path) else {
             throw CommandFailure("\(path): not found; the zoo folder is incomplete (git checkout models/, or rebuild it with scripts/build-zoo.sh)")
         }
@@ -64,6 +67,7 @@ struct ModelZoo {
         guard actual == expected else {
             throw CommandFailure("\(path): SHA-256 \(actual) differs from \(expected) in \(card); the file is damaged or was replaced (git checkout it, or update the card if you rebuilt it)")
         }
+        return actual
     }
 }
 
@@ -137,12 +141,7 @@ struct ZooMeasure: ParsableCommand {
         let learner = CLIPBaselineLearner(model: base, tokenizer: try CLIPTokenizer(vocabPath: vocab))
         let dir = FileManager.default.temporaryDirectory.appendingPathComponent("zoo-measure-\(getpid())").path
         defer { try? FileManager.default.removeItem(atPath: dir) }
-        var options = SceneExportOptions()
-        options.webDataset = false
-        let exporter = try SceneExporter(directory: dir, options: options)
-        try exporter.add(SceneDataset.generate(count: slice, seed: Self.seed, split: .eval, maxObjects: Self.maxObjects))
-        _ = try exporter.finish(info: SceneGenerationInfo(seed: Self.seed, count: slice, imageSize: SceneDataset.defaultImageSize, split: .eval,
-                                                          heldOutWording: false, maxObjects: Self.maxObjects))
+        try writeSceneFolder(dir, count: slice, seed: Self.seed, split: .eval, heldOutWording: false, maxObjects: Self.maxObjects)
         let retrieval = try CLIPTrainer.retrieval(learner: learner, data: try ImageTextDataset.readManifest(dir + "/manifest.jsonl"),
                                                   shortCaptionsPerImage: 1)
         let r1 = retrieval["short"]?.recall(.textToImage, at: 1) ?? 0
